@@ -1,0 +1,124 @@
+"""Errors raised by the Binance client.
+
+The tree, and what a caller should do about each branch::
+
+    ExchangeError                 anything the exchange or the network did
+    ├── InvalidInput (ValueError) the user asked for something that cannot exist: fix the input
+    │   ├── InvalidInterval       not one of Binance's interval strings
+    │   └── UnknownSymbol         not listed in /fapi/v1/exchangeInfo
+    ├── TransientError            worth retrying with backoff (the client already did)
+    │   ├── NetworkError          timeout, refused or dropped connection, truncated body
+    │   ├── ServerError           HTTP 5xx / 408, or a 200 whose body is not the JSON we expect
+    │   ├── RateLimited           HTTP 429; carries ``retry_after`` seconds
+    │   └── WafBlocked            HTTP 403 HTML page from the CDN's firewall
+    ├── ExchangeUnreachable       no connection could be made at all: wrong URL or no network
+    ├── IpBanned                  HTTP 418; every REST call stops until ``until_ms``
+    ├── RestrictedLocation        HTTP 451; Binance refuses this location, retrying cannot help
+    ├── SeriesRejected            the exchange refused one series (-1121 invalid symbol, -1120 invalid interval)
+    └── ApiError                  any other error the exchange answered with a code
+
+``InvalidInput`` subclasses ``ValueError`` so the command line can map every
+bad-input error (from this package or the warehouse) to exit code 2.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+class ExchangeError(Exception):
+    """Base class of every error raised by :mod:`exchange`."""
+
+
+class InvalidInput(ExchangeError, ValueError):
+    """The request can never succeed as asked; the user must change it."""
+
+
+class InvalidInterval(InvalidInput):
+    """An interval string that Binance does not know (they are case-sensitive)."""
+
+
+class UnknownSymbol(InvalidInput):
+    """A symbol that the exchange does not list."""
+
+
+class TransientError(ExchangeError):
+    """A failure that may go away on its own; retried with backoff by the client."""
+
+    cause = "transient"
+
+
+class NetworkError(TransientError):
+    """Timeout, refused or dropped connection, or a body cut short."""
+
+    def __init__(self, message: str, cause: str = "network") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class ServerError(TransientError):
+    """HTTP 5xx/408, or a successful status whose body is not the expected JSON."""
+
+    def __init__(self, message: str, cause: str = "5xx") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class RateLimited(TransientError):
+    """HTTP 429: too much weight used; wait ``retry_after`` seconds."""
+
+    cause = "429"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WafBlocked(TransientError):
+    """HTTP 403 from the CDN firewall (an HTML page, not JSON)."""
+
+    cause = "403"
+
+
+class ExchangeUnreachable(ExchangeError):
+    """No connection could be made to the REST base URL."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"cannot reach {url}: {detail}")
+        self.url = url
+        self.detail = detail
+
+
+class IpBanned(ExchangeError):
+    """HTTP 418: the IP is banned until ``until_ms`` (epoch milliseconds)."""
+
+    def __init__(self, until_ms: int, detail: str = "") -> None:
+        until = datetime.fromtimestamp(until_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        message = (
+            f"Binance has banned this IP until {until} (HTTP 418, too many requests); "
+            "no REST call will be sent before then: wait, then rerun"
+        )
+        super().__init__(message + (f" ({detail})" if detail else ""))
+        self.until_ms = until_ms
+
+
+class RestrictedLocation(ExchangeError):
+    """HTTP 451: the exchange refuses requests from this location."""
+
+
+class SeriesRejected(ExchangeError):
+    """The exchange refused one (symbol, interval) series, e.g. -1121 invalid symbol."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ApiError(ExchangeError):
+    """Any other error answer from the exchange, with its code and message."""
+
+    def __init__(self, status: int, code: int | None, msg: str) -> None:
+        super().__init__(f"HTTP {status}, code {code}: {msg}")
+        self.status = status
+        self.code = code
+        self.msg = msg

@@ -1,0 +1,384 @@
+"""REST client for Binance USD-M futures market data (no Prefect, no DuckDB).
+
+One :class:`RestClient` per process: a pooled ``requests`` session per thread,
+one shared :class:`~exchange.ratelimit.WeightBudget`, and the only retry loop
+of the project. Foreign exceptions (``requests``) are translated here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .config import RestConfig, klines_weight
+from .errors import (
+    ApiError,
+    ExchangeError,
+    ExchangeUnreachable,
+    IpBanned,
+    NetworkError,
+    RateLimited,
+    RestrictedLocation,
+    SeriesRejected,
+    ServerError,
+    TransientError,
+    WafBlocked,
+)
+from .ratelimit import WeightBudget
+
+log = logging.getLogger("klines.rest")
+
+_BAN_UNTIL = re.compile(r"banned until (\d{12,})")
+_WEIGHT_HEADER = re.compile(r"x-mbx-used-weight-(\d+)([smhd])$", re.IGNORECASE)
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """The exchangeInfo facts that bound a symbol's kline history."""
+
+    symbol: str
+    status: str
+    contract_type: str
+    onboard_ms: int
+    delivery_ms: int
+
+    @property
+    def is_perpetual(self) -> bool:
+        return self.delivery_ms >= 4_000_000_000_000
+
+
+@dataclass(frozen=True)
+class ExchangeInfo:
+    """Symbols and the request-weight limit published by ``/fapi/v1/exchangeInfo``."""
+
+    symbols: dict[str, SymbolInfo]
+    weight_limit: int
+    weight_window_ms: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExchangeInfo:
+        symbols = {
+            s["symbol"]: SymbolInfo(
+                symbol=s["symbol"],
+                status=s.get("status", "TRADING"),
+                contract_type=s.get("contractType", ""),
+                onboard_ms=int(s.get("onboardDate", 0)),
+                delivery_ms=int(s.get("deliveryDate", 4133404800000)),
+            )
+            for s in data.get("symbols", [])
+        }
+        limit, window_ms = 2400, 60_000
+        for rule in data.get("rateLimits", []):
+            if rule.get("rateLimitType") == "REQUEST_WEIGHT":
+                unit = str(rule.get("interval", "MINUTE"))[0].lower()
+                window_ms = int(rule.get("intervalNum", 1)) * _UNIT_MS[unit]
+                limit = int(rule["limit"])
+        return cls(symbols, limit, window_ms)
+
+
+@dataclass
+class RequestStats:
+    """What one client did: requests sent, weight used, retries by cause."""
+
+    requests: int = 0
+    weight: int = 0
+    retries: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, weight: int = 0, retry_cause: str | None = None) -> None:
+        with self.lock:
+            if retry_cause:
+                self.retries[retry_cause] += 1
+            else:
+                self.requests += 1
+                self.weight += weight
+
+
+@dataclass(frozen=True)
+class Page:
+    """One klines response: the raw JSON body and the server time it was sent at."""
+
+    body: str
+    server_ms: int | None
+    rows: int
+
+
+class RestClient:
+    """Binance USD-M REST market-data client.
+
+    Args:
+        config: URLs, timeouts, retry policy and weight share.
+        budget: the process-wide weight budget; one is made if not given.
+    """
+
+    def __init__(self, config: RestConfig, budget: WeightBudget | None = None) -> None:
+        self.config = config
+        self.base_url = config.base_url.rstrip("/")
+        self.budget = budget or WeightBudget(share=config.weight_share)
+        self.stats = RequestStats()
+        self._local = threading.local()
+        self._random = random.Random()
+
+    # -- public calls -------------------------------------------------------------
+
+    def server_time_ms(self) -> int:
+        """The exchange's clock (``/fapi/v1/time``); also aligns the weight windows."""
+        before = time.time()
+        data, _ = self.get_json("/fapi/v1/time", {}, weight=1)
+        server_ms = int(data["serverTime"])
+        local_ms = int((before + time.time()) / 2 * 1000)
+        self.budget.sync_clock(server_ms, local_ms)
+        return server_ms
+
+    def exchange_info(self) -> ExchangeInfo:
+        """Symbols and weight limits; adopts the published limit into the budget."""
+        data, _ = self.get_json("/fapi/v1/exchangeInfo", {}, weight=1)
+        info = ExchangeInfo.from_json(data)
+        self.budget.configure(info.weight_limit, info.weight_window_ms)
+        return info
+
+    def klines_page(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int
+    ) -> Page:
+        """One page of ``/fapi/v1/klines`` with open times in ``[start_ms, end_ms]``.
+
+        Raises:
+            SeriesRejected: the exchange refused the symbol or interval (-1121/-1120).
+            IpBanned, RestrictedLocation, ExchangeUnreachable, TransientError: see
+                :mod:`exchange.errors`.
+        """
+        params = {
+            "symbol": symbol,
+            "interval": interval,
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "limit": limit,
+        }
+        data, response = self.get_json("/fapi/v1/klines", params, weight=klines_weight(limit))
+        if not isinstance(data, list):
+            raise ServerError(f"klines answer is not a JSON array: {response.text[:80]!r}")
+        return Page(response.text, _date_header_ms(response), len(data))
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+    # -- the retry loop -----------------------------------------------------------
+
+    def get_json(
+        self, path: str, params: dict[str, Any], weight: int
+    ) -> tuple[Any, requests.Response]:
+        """GET ``path`` and decode its JSON, retrying transient failures.
+
+        Raises:
+            ExchangeError: a subclass naming what went wrong; transient errors only
+                after ``max_retries`` retries.
+        """
+        url = self.base_url + path
+        attempt = connect_failures = 0
+        while True:
+            try:
+                return self._attempt(url, params, weight)
+            except _ConnectFailed as exc:
+                connect_failures += 1
+                self.stats.add(retry_cause="connect")
+                if connect_failures > self.config.max_connect_retries:
+                    raise ExchangeUnreachable(self.base_url, exc.detail) from None
+                delay = self._backoff(connect_failures)
+            except RateLimited as exc:
+                self.stats.add(retry_cause="429")
+                log.warning(
+                    "HTTP 429 on %s: pausing %.1f s and slowing down", path, exc.retry_after
+                )
+                self.budget.pause(exc.retry_after)
+                attempt += 1
+                if attempt > self.config.max_retries:
+                    raise
+                continue
+            except TransientError as exc:
+                attempt += 1
+                self.stats.add(retry_cause=exc.cause)
+                if attempt > self.config.max_retries:
+                    raise type(exc)(
+                        f"GET {path} failed after {attempt} attempts; last error: {exc}"
+                    ) from exc
+                delay = self._backoff(attempt) * (4 if isinstance(exc, WafBlocked) else 1)
+                log.info("retrying %s in %.2f s after %s (%s)", path, delay, exc.cause, exc)
+            time.sleep(delay)
+
+    def _attempt(
+        self, url: str, params: dict[str, Any], weight: int
+    ) -> tuple[Any, requests.Response]:
+        self.budget.acquire(weight)
+        self.stats.add(weight=weight)
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        try:
+            response = self._session().get(url, params=params, timeout=timeout)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise NetworkError(f"connect timeout: {exc}", "timeout") from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise NetworkError(
+                f"read timeout after {self.config.read_timeout} s", "timeout"
+            ) from exc
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise NetworkError("response body cut short", "truncated") from exc
+        except requests.exceptions.ConnectionError as exc:
+            if _is_refused(exc):
+                raise _ConnectFailed(_reason(exc)) from exc
+            raise NetworkError(f"connection dropped: {_reason(exc)}", "dropped") from exc
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"request failed: {exc}") from exc
+        self._observe_weight(response)
+        return self._decode(response), response
+
+    def _decode(self, response: requests.Response) -> Any:
+        status = response.status_code
+        if status == 200:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ServerError(
+                    f"HTTP 200 with a body that is not JSON ({len(response.content)} bytes)",
+                    "malformed",
+                ) from exc
+        body = _json_or_none(response)
+        code = body.get("code") if isinstance(body, dict) else None
+        msg = body.get("msg", "") if isinstance(body, dict) else response.text[:200]
+        if status == 429:
+            raise RateLimited(f"HTTP 429: {msg}", self._retry_after(response))
+        if status == 418:
+            until = self._ban_until_ms(response, msg)
+            # The ban end is on the exchange's clock; hold it on ours.
+            sent_ms = _date_header_ms(response) or self.budget.now_ms()
+            self.budget.ban(self.budget.now_ms() + max(0, until - sent_ms))
+            raise IpBanned(until, msg)
+        if status == 451:
+            raise RestrictedLocation(
+                f"Binance refuses requests from this location (HTTP 451): {msg[:120]}; "
+                "use a permitted location or another KLINES_REST_URL"
+            )
+        if status == 403:
+            raise WafBlocked(
+                "HTTP 403 from Binance's web application firewall (HTML page): "
+                "too many requests from this IP recently, or the request was blocked"
+            )
+        if status >= 500 or status == 408:
+            raise ServerError(f"HTTP {status}: {msg[:120]}")
+        if code in (-1121, -1120):
+            raise SeriesRejected(f"the exchange rejected the request: {msg} (code {code})", code)
+        raise ApiError(status, code, msg)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(4, self.config.workers))
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = "binance-klines-etl/0.1"
+            if self.config.api_key:
+                session.headers["X-MBX-APIKEY"] = self.config.api_key
+            self._local.session = session
+        return session
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
+        return self._random.uniform(cap / 2, cap)
+
+    def _observe_weight(self, response: requests.Response) -> None:
+        for name, value in response.headers.items():
+            match = _WEIGHT_HEADER.match(name)
+            if match and int(match[1]) * _UNIT_MS[match[2].lower()] == self.budget.window_ms:
+                try:
+                    self.budget.observe(int(value))
+                except ValueError:
+                    pass
+
+    def _retry_after(self, response: requests.Response) -> float:
+        value = response.headers.get("Retry-After")
+        if value is not None:
+            try:
+                return max(float(value), 0.0)
+            except ValueError:
+                pass
+        now = self.budget.now_ms()
+        return (self.budget.window_ms - now % self.budget.window_ms) / 1000
+
+    def _ban_until_ms(self, response: requests.Response, msg: str) -> int:
+        match = _BAN_UNTIL.search(msg)
+        if match:
+            return int(match[1])
+        sent_ms = _date_header_ms(response) or self.budget.now_ms()
+        return sent_ms + int(self._retry_after(response) * 1000)
+
+
+class _ConnectFailed(ExchangeError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _is_refused(exc: requests.exceptions.ConnectionError) -> bool:
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "NameResolutionError", "Connection refused")
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "Connection reset",
+        "Remote end closed connection",
+        "Connection aborted",
+        "No route to host",
+    ):
+        if marker in text:
+            return marker.lower()
+    return text[:160]
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return json.loads(response.text)
+    except ValueError:
+        return None
+
+
+def _date_header_ms(response: requests.Response) -> int | None:
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        return int(parsedate_to_datetime(value).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = [
+    "ExchangeInfo",
+    "Page",
+    "RequestStats",
+    "RestClient",
+    "SymbolInfo",
+    "IpBanned",
+]

@@ -1,0 +1,212 @@
+"""The ``klines`` command. Thin: it checks input, runs a flow, prints, exits.
+
+Exit codes: 0 success; 1 a failed or partial run; 2 bad input.
+Every failure prints one line naming the problem and what to do
+(the traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from exchange.errors import ExchangeError, ExchangeUnreachable
+
+from .inputs import check_range, parse_intervals, parse_symbols, parse_time
+from .settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+SUMMARY_COLUMNS = (
+    "symbol",
+    "interval",
+    "status",
+    "fetched",
+    "inserted",
+    "updated",
+    "rejected",
+    "open_skipped",
+    "requests",
+    "weight",
+    "seconds",
+)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _run_guarded(debug: bool, rest_url: str, body: Callable[[], int]) -> None:
+    """Run ``body`` and turn any error into one line and an exit code."""
+    from flows.ingest import IngestIncomplete
+
+    try:
+        code = body()
+    except IngestIncomplete as exc:
+        print_summary(exc.summary)
+        if debug:
+            traceback.print_exc()
+        _fail(str(exc), EXIT_FAILED)
+    except ExchangeUnreachable as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(
+            f"cannot reach the REST API at {exc.url} ({exc.detail}): check KLINES_REST_URL "
+            "or --rest-url and your network",
+            EXIT_BAD_INPUT,
+        )
+    except ValueError as exc:  # InvalidInput, NotAWarehouse, WarehouseUnwritable
+        if debug:
+            traceback.print_exc()
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, EXIT_BAD_INPUT)
+    except ExchangeError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(str(exc), EXIT_FAILED)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _fail(f"{type(exc).__name__}: {first} (rerun with --debug for the traceback)", EXIT_FAILED)
+    sys.exit(code)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The per-series table, then one line of totals."""
+    rows = [[str(r.get(c, "")) for c in SUMMARY_COLUMNS] for r in summary.get("series", [])]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(SUMMARY_COLUMNS)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(SUMMARY_COLUMNS, widths, strict=True)))
+    for row in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    retries = summary.get("retries") or {}
+    retry_text = ", ".join(f"{k} {v}" for k, v in sorted(retries.items())) or "none"
+    click.echo(
+        f"run {summary.get('run_id')}: {summary.get('status')}; {summary.get('requests')} requests, "
+        f"weight {summary.get('weight')}, retries: {retry_text}"
+    )
+    for series in summary.get("series", []):
+        if series.get("error"):
+            click.echo(f"  {series['symbol']} {series['interval']}: {series['error']}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Keep a DuckDB warehouse of Binance USD-M klines complete, correct and fresh."""
+
+
+@main.command()
+@click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
+@click.option("--intervals", required=True, help="Comma-separated, e.g. 1m,1h (1M is a month).")
+@click.option(
+    "--start", default=None, help="ISO 8601, UTC unless an offset is given. Default: resume."
+)
+@click.option("--end", default=None, help="ISO 8601, exclusive. Default: the newest closed candle.")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def ingest(
+    symbols: str,
+    intervals: str,
+    start: str | None,
+    end: str | None,
+    db: str | None,
+    rest_url: str | None,
+    debug: bool,
+) -> None:
+    """Fetch closed klines over REST and upsert them into DuckDB (one Prefect flow run)."""
+    settings = Settings.from_env(db_path=db, rest_url=rest_url)
+
+    def body() -> int:
+        from warehouse.store import check_path
+
+        syms, notes = parse_symbols(symbols)
+        ivs = parse_intervals(intervals)
+        check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
+        check_path(settings.db_path)
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        summary = run_ingest(syms, ivs, start, end, settings.db_path, settings.rest_url)
+        print_summary(summary)
+        return EXIT_OK
+
+    _run_guarded(debug, settings.rest_url, body)
+
+
+def run_ingest(
+    symbols: list[str],
+    intervals: list[str],
+    start: str | None,
+    end: str | None,
+    db: str,
+    rest_url: str,
+) -> dict[str, Any]:
+    """Run the ingest flow once as a real Prefect flow run; raise its error on failure."""
+    from flows.ingest import ingest_klines
+
+    state = ingest_klines(
+        symbols=symbols,
+        intervals=intervals,
+        start=start,
+        end=end,
+        db=db,
+        rest_url=rest_url,
+        return_state=True,
+    )
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+@main.command()
+@click.option("--db", default="data/demo.duckdb", show_default=True, help="DuckDB file to fill.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def demo(db: str, debug: bool) -> None:
+    """Offline demo: start the local exchange simulator and ingest from it."""
+
+    def body() -> int:
+        from simulator.server import Simulator
+
+        with Simulator() as sim:
+            click.echo(f"simulator listening on {sim.url}", err=True)
+            summary = run_ingest(["BTCUSDT", "ETHUSDT"], ["1m", "1h"], None, None, db, sim.url)
+        print_summary(summary)
+        _show_sample(db)
+        return EXIT_OK
+
+    _run_guarded(debug, "", body)
+
+
+def _show_sample(db: str) -> None:
+    from warehouse.store import Warehouse
+
+    with Warehouse(db).connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT symbol, interval, count(*) AS candles, min(open_time) AS first, "
+            "max(open_time) AS last FROM klines GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    click.echo(f"\n{db}: SELECT symbol, interval, count(*), min(open_time), max(open_time) ...")
+    for symbol, interval, n, first, last in rows:
+        click.echo(
+            f"  {symbol:<10} {interval:<4} {n:>6}  {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@main.command()
+@click.option(
+    "--port", default=0, show_default=True, help="TCP port on 127.0.0.1 (0: any free one)."
+)
+def simulator(port: int) -> None:
+    """Run the local Binance simulator until interrupted (prints its URL)."""
+    from simulator.__main__ import main as sim_main
+
+    sim_main(["--port", str(port)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""``python -m simulator``: run the Binance USD-M simulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+
+from simulator.server import Simulator
+
+
+def parse_instant(text: str) -> int:
+    """ISO-8601 instant (``Z`` or offset; naive means UTC) → epoch milliseconds."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument(
+        "--freeze", default=None, help="freeze the clock at this instant, e.g. 2026-11-02T00:07:30Z"
+    )
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--weight-limit", type=int, default=2400)
+    p.add_argument("--weight-window-s", type=float, default=60.0)
+    p.add_argument("--ban-seconds", type=float, default=120.0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the server, print its URL on one line, serve until a signal arrives."""
+    args = build_parser().parse_args(argv)
+    sim = Simulator(
+        host=args.host,
+        port=args.port,
+        weight_limit=args.weight_limit,
+        weight_window_s=args.weight_window_s,
+        ban_seconds=args.ban_seconds,
+        frozen_ms=parse_instant(args.freeze) if args.freeze else None,
+    )
+    sim.faults.update(latency_ms=args.latency_ms)
+    done = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    sim.start()
+    print(f"simulator listening on {sim.url}", flush=True)
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

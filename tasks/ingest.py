@@ -1,0 +1,45 @@
+"""Prefect tasks for the ingest flow: thin wrappers with no retries of their own.
+
+HTTP retries live in the client; a Prefect retry would re-fetch a whole
+series. No task persists its result (they hold clients and DataFrames).
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from exchange.rest import ExchangeInfo, RestClient
+from warehouse.store import Warehouse
+
+from .series import SeriesPlan, SeriesResult, ingest_series
+
+
+@task(name="read-exchange-state", cache_policy=NO_CACHE, persist_result=False)
+def read_exchange_state(client: RestClient) -> tuple[ExchangeInfo, int]:
+    """exchangeInfo (symbols, weight limit) and the server clock, once per run."""
+    info = client.exchange_info()
+    return info, client.server_time_ms()
+
+
+@task(
+    name="ingest-series",
+    task_run_name="ingest-{plan.symbol}-{plan.interval}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_series_task(
+    plan: SeriesPlan, client: RestClient, warehouse: Warehouse, run_id: str, server_ms: int
+) -> SeriesResult:
+    """Fetch, validate and upsert one series (see :func:`tasks.series.ingest_series`)."""
+    return ingest_series(
+        plan, client, warehouse, run_id=run_id, server_ms=server_ms, workers=client.config.workers
+    )
+
+
+@task(name="publish-summary", cache_policy=NO_CACHE, persist_result=False)
+def publish_summary(rows: list[dict[str, object]], description: str) -> None:
+    """The run's per-series table as a Prefect artifact (key ``ingest-summary``)."""
+    table = [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
+    create_table_artifact(key="ingest-summary", table=table, description=description)

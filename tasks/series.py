@@ -1,0 +1,163 @@
+"""Ingest one (symbol, interval) series: fetch pages, keep closed candles, validate, upsert.
+
+Plain Python composed from the client and the warehouse; the Prefect task in
+:mod:`tasks.ingest` wraps it. Pages are fetched concurrently in chunks, and each
+chunk is committed as one transaction in time order, so the watermark (the
+newest stored candle) never jumps over a hole: when a page fails for good, the
+pages before it are committed and the series stops there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from exchange.config import klines_weight
+from exchange.errors import ExchangeError, IpBanned
+from exchange.intervals import Interval
+from exchange.paging import fetch_pages, plan_windows
+from exchange.rest import Page, RestClient
+from warehouse.parse import parse_pages, raw_row
+from warehouse.schema import validate_batch
+from warehouse.store import Warehouse
+
+log = logging.getLogger("klines.ingest")
+
+
+@dataclass(frozen=True)
+class SeriesPlan:
+    """What to fetch for one series: open times in ``[start_ms, end_ms)``."""
+
+    market: str
+    symbol: str
+    interval: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass
+class SeriesResult:
+    """What happened to one series in one run (one row of the summary table)."""
+
+    symbol: str
+    interval: str
+    status: str = "ok"  # ok | rejected-rows | failed | banned | nothing-to-do
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    open_skipped: int = 0
+    requests: int = 0
+    weight: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def ingest_series(
+    plan: SeriesPlan,
+    client: RestClient,
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    server_ms: int,
+    source: str = "rest",
+    pages_per_batch: int = 40,
+    workers: int = 4,
+) -> SeriesResult:
+    """Load one series; never raises for exchange errors, it reports them in the result."""
+    started = time.monotonic()
+    result = SeriesResult(plan.symbol, plan.interval)
+    interval = Interval.parse(plan.interval)
+    windows = plan_windows(interval, plan.start_ms, plan.end_ms, client.config.page_limit)
+    if not windows:
+        result.status = "nothing-to-do"
+    try:
+        for first in range(0, len(windows), pages_per_batch):
+            chunk = windows[first : first + pages_per_batch]
+            pages: list[Page] = []
+            try:
+                for page in fetch_pages(client, plan.symbol, interval, chunk, workers):
+                    pages.append(page)
+            finally:
+                result.requests += len(pages)
+                result.weight += len(pages) * _page_weight(client)
+                if pages:
+                    _load(pages, plan, warehouse, run_id, server_ms, source, result)
+    except IpBanned as exc:
+        result.status, result.error = "banned", str(exc)
+    except ExchangeError as exc:
+        result.status, result.error = "failed", str(exc)
+        log.error("%s %s failed: %s", plan.symbol, plan.interval, exc)
+    if result.status == "ok" and result.rejected:
+        result.status = "rejected-rows"
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _page_weight(client: RestClient) -> int:
+    return klines_weight(client.config.page_limit)
+
+
+def _load(
+    pages: list[Page],
+    plan: SeriesPlan,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+    source: str,
+    result: SeriesResult,
+) -> None:
+    bodies = [p.body for p in pages]
+    batch = parse_pages(bodies)
+    result.fetched += len(batch)
+    if batch.empty:
+        return
+    # A candle is closed once its close_time is before the exchange's clock: the
+    # run's /fapi/v1/time reading, or the page's own Date header if later.
+    page_now = np.array([max(server_ms, p.server_ms or 0) for p in pages], dtype="int64")
+    now = page_now[batch["page"].to_numpy(dtype="int64")]
+    close = batch["close_time_ms"].to_numpy(dtype="float64", na_value=np.nan)
+    is_open = close >= now
+    result.open_skipped += int(is_open.sum())
+    batch = batch[~is_open]
+    checked = validate_batch(batch, plan.interval)
+    rejects = [
+        {
+            "open_time_ms": None if open_ms is None or open_ms != open_ms else int(open_ms),
+            "raw": raw_row(bodies, int(page), int(row)),
+            "failed_checks": list(checks),
+        }
+        for open_ms, page, row, checks in zip(
+            checked.rejected["open_time_ms"].astype(object),
+            checked.rejected["page"],
+            checked.rejected["row"],
+            checked.rejected["failed_checks"],
+            strict=True,
+        )
+    ]
+    written = warehouse.write_batch(
+        market=plan.market,
+        symbol=plan.symbol,
+        interval=plan.interval,
+        valid=checked.valid,
+        rejected=rejects,
+        source=source,
+        run_id=run_id,
+    )
+    result.inserted += written.inserted
+    result.updated += written.updated
+    result.rejected += written.rejected
+    if rejects:
+        log.warning(
+            "%s %s: %d rows rejected (kept in klines_rejected), e.g. %s",
+            plan.symbol,
+            plan.interval,
+            len(rejects),
+            rejects[0]["failed_checks"],
+        )

@@ -1,0 +1,40 @@
+"""Page windows: fixed by time, ``limit`` grid points each, never overlapping."""
+
+from __future__ import annotations
+
+from exchange.intervals import Interval
+from exchange.paging import plan_windows
+from tests.conftest import ms
+
+
+def test_windows_cover_the_range_exactly_once() -> None:
+    minute = Interval.parse("1m")
+    windows = plan_windows(minute, ms("2026-11-01T00:00:00"), ms("2026-11-01T01:00:00"), 25)
+    assert len(windows) == 3
+    assert windows[0].start_ms == ms("2026-11-01T00:00:00")
+    assert windows[0].end_ms == ms("2026-11-01T00:25:00") - 1
+    assert windows[-1].end_ms == ms("2026-11-01T01:00:00") - 1
+    assert all(a.end_ms + 1 == b.start_ms for a, b in zip(windows, windows[1:], strict=False))
+
+
+def test_an_off_grid_start_begins_at_the_next_open() -> None:
+    windows = plan_windows(
+        Interval.parse("1h"), ms("2026-11-01T00:30:00"), ms("2026-11-01T03:00:00"), 499
+    )
+    assert windows[0].start_ms == ms("2026-11-01T01:00:00")
+
+
+def test_an_empty_range_has_no_windows() -> None:
+    minute = Interval.parse("1m")
+    assert plan_windows(minute, ms("2026-11-01T00:00:00"), ms("2026-11-01T00:00:00"), 499) == []
+
+
+def test_month_windows_follow_the_calendar() -> None:
+    windows = plan_windows(
+        Interval.parse("1M"), ms("2023-01-01T00:00:00"), ms("2024-01-01T00:00:00"), 5
+    )
+    assert [w.start_ms for w in windows] == [
+        ms("2023-01-01T00:00:00"),
+        ms("2023-06-01T00:00:00"),
+        ms("2023-11-01T00:00:00"),
+    ]

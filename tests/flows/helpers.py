@@ -1,0 +1,27 @@
+"""Run the real ``klines`` command in-process (its flow runs against the test harness)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from flows.cli import main
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def klines(*args: str, env: dict[str, str] | None = None) -> Ran:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def checksum(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None

@@ -1,0 +1,148 @@
+"""The DuckDB warehouse: idempotent upserts, revisions, rejects, migrations, safety."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warehouse.errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from warehouse.migrations import MIGRATIONS, current_version
+from warehouse.parse import parse_pages
+from warehouse.schema import validate_batch
+from warehouse.store import Warehouse, check_path
+
+T0 = 1_682_899_200_000
+ROWS = [
+    [
+        T0,
+        "5.414",
+        "5.422",
+        "5.413",
+        "5.418",
+        "58915.0",
+        T0 + 59_999,
+        "319130.2315",
+        624,
+        "32215.5",
+        "174505.3714",
+        "0",
+    ],
+    [
+        T0 + 60_000,
+        "5.418",
+        "5.427",
+        "5.416",
+        "5.427",
+        "32343.4",
+        T0 + 119_999,
+        "175422.3654",
+        424,
+        "20277.0",
+        "109973.0859",
+        "0",
+    ],
+]
+
+
+def write(warehouse: Warehouse, rows: list[list], run_id: str):
+    checked = validate_batch(parse_pages([json.dumps(rows)]), "1m")
+    return warehouse.write_batch(
+        market="usdm",
+        symbol="FILUSDT",
+        interval="1m",
+        valid=checked.valid,
+        rejected=[],
+        source="rest",
+        run_id=run_id,
+    )
+
+
+def snapshot(warehouse: Warehouse) -> list[tuple]:
+    with warehouse.connect(read_only=True) as con:
+        return con.execute("SELECT * FROM klines ORDER BY open_time").fetchall()
+
+
+def test_writing_the_same_batch_twice_changes_nothing(db_path: Path) -> None:
+    warehouse = Warehouse(db_path)
+    assert write(warehouse, ROWS, "run-1").inserted == 2
+    before = snapshot(warehouse)
+    result = write(warehouse, ROWS, "run-2")
+    assert (result.inserted, result.updated) == (0, 0)
+    assert snapshot(warehouse) == before  # same ingested_at and run_id too
+
+
+def test_a_changed_candle_is_updated_and_its_old_values_kept(db_path: Path) -> None:
+    warehouse = Warehouse(db_path)
+    write(warehouse, ROWS, "run-1")
+    changed = [ROWS[0][:4] + ["5.419"] + ROWS[0][5:], ROWS[1]]
+    assert write(warehouse, changed, "run-2").updated == 1
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute(
+            "SELECT close::VARCHAR, run_id FROM klines ORDER BY open_time LIMIT 1"
+        ).fetchone() == ("5.41900000", "run-2")
+        revision = con.execute(
+            "SELECT close::VARCHAR, run_id, revised_by_run_id FROM klines_revisions"
+        ).fetchall()
+    assert revision == [("5.41800000", "run-1", "run-2")]
+
+
+def test_watermark_is_the_newest_stored_candle(db_path: Path) -> None:
+    warehouse = Warehouse(db_path)
+    assert warehouse.newest_open_times("usdm", [("FILUSDT", "1m")]) == {("FILUSDT", "1m"): None}
+    assert not db_path.exists()  # reading never creates the file
+    write(warehouse, ROWS, "run-1")
+    assert warehouse.newest_open_times("usdm", [("FILUSDT", "1m")]) == {
+        ("FILUSDT", "1m"): T0 + 60_000
+    }
+
+
+def test_migrations_are_recorded_and_applied_once(db_path: Path) -> None:
+    warehouse = Warehouse(db_path)
+    with warehouse.connect() as con:
+        assert current_version(con) == MIGRATIONS[-1][0]
+    with warehouse.connect() as con:
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (
+            len(MIGRATIONS),
+        )
+
+
+def test_a_file_that_is_not_duckdb_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("my precious notes\n")
+    with pytest.raises(NotAWarehouse, match="not a DuckDB database; it was left untouched"):
+        check_path(path)
+    assert path.read_text() == "my precious notes\n"
+
+
+def test_a_directory_or_a_path_under_a_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NotAWarehouse, match="is a directory"):
+        check_path(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(WarehouseUnwritable, match="not a writable folder"):
+        check_path(tmp_path / "notes.txt" / "k.duckdb")
+
+
+def test_a_writer_waits_for_another_process_then_gives_up_clearly(db_path: Path) -> None:
+    warehouse = Warehouse(db_path, lock_timeout=0.5)
+    write(warehouse, ROWS, "run-1")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys; c=duckdb.connect({str(db_path)!r}); print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseLocked, match="stayed locked by another process"):
+            write(warehouse, ROWS, "run-2")
+    finally:
+        holder.communicate("")
+    assert write(warehouse, ROWS, "run-3").inserted == 0  # lock released: proceeds

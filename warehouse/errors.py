@@ -1,0 +1,27 @@
+"""Errors raised by the warehouse.
+
+    WarehouseError
+    ├── NotAWarehouse (ValueError)       the --db path exists but is not a DuckDB file: never touched
+    ├── WarehouseUnwritable (ValueError) the path's folder cannot be created or written
+    └── WarehouseLocked                  another process holds the file's lock past the wait limit
+
+The ``ValueError`` branch is bad input: the command line exits with code 2.
+"""
+
+from __future__ import annotations
+
+
+class WarehouseError(Exception):
+    """Base class of every error raised by :mod:`warehouse`."""
+
+
+class NotAWarehouse(WarehouseError, ValueError):
+    """The path holds something that is not a DuckDB database."""
+
+
+class WarehouseUnwritable(WarehouseError, ValueError):
+    """The database file or its folder cannot be created or written."""
+
+
+class WarehouseLocked(WarehouseError):
+    """Another process kept the file locked for longer than we were willing to wait."""

@@ -1,0 +1,114 @@
+"""Versioned schema migrations, applied in order when a connection opens.
+
+Each migration runs in its own transaction together with its row in
+``schema_migrations``, so a crash leaves the file at a whole version.
+Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from .schema import KLINES_COLUMNS, VALUE_FIELDS
+
+_KLINES_DDL = ",\n    ".join(f"{name} {sql}" for name, sql in KLINES_COLUMNS)
+_VALUES_DDL = ",\n    ".join(
+    [
+        *(f"{f.name} {f.sql}" for f in VALUE_FIELDS[:5]),
+        "close_time TIMESTAMPTZ",
+        *(f"{f.name} {f.sql}" for f in VALUE_FIELDS[5:]),
+    ]
+)
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "klines, revisions, rejects and run log",
+        f"""
+CREATE TABLE klines (
+    {_KLINES_DDL},
+    PRIMARY KEY (market, symbol, interval, open_time)
+);
+CREATE TABLE klines_revisions (
+    market VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    interval VARCHAR NOT NULL,
+    open_time TIMESTAMPTZ NOT NULL,
+    {_VALUES_DDL},
+    source VARCHAR,
+    ingested_at TIMESTAMPTZ,
+    run_id VARCHAR,
+    revised_at TIMESTAMPTZ NOT NULL,
+    revised_by_run_id VARCHAR NOT NULL
+);
+CREATE TABLE klines_rejected (
+    market VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    interval VARCHAR NOT NULL,
+    open_time_ms BIGINT,
+    raw VARCHAR NOT NULL,
+    failed_checks VARCHAR[] NOT NULL,
+    source VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    rejected_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE ingest_runs (
+    run_id VARCHAR PRIMARY KEY,
+    flow_run_id VARCHAR,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL,
+    parameters JSON,
+    requests BIGINT,
+    weight BIGINT,
+    retries JSON
+);
+CREATE TABLE ingest_run_series (
+    run_id VARCHAR NOT NULL,
+    market VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    interval VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    fetched BIGINT,
+    inserted BIGINT,
+    updated BIGINT,
+    rejected BIGINT,
+    open_skipped BIGINT,
+    requests BIGINT,
+    weight BIGINT,
+    seconds DOUBLE,
+    error VARCHAR
+);
+""",
+    ),
+)
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Bring the database up to the newest version; returns the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, description, sql in MIGRATIONS:
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0) if row else 0

@@ -1,0 +1,180 @@
+"""The one schema module: column types of the ``klines`` table and the pandera
+schema every batch must pass before it is written.
+
+Prices keep up to 8 decimal places (``DECIMAL(18,8)``, stored as 64-bit
+integers); volumes keep up to 12 places with 26 integer digits
+(``DECIMAL(38,12)``), enough for a daily quote volume of 16+ significant
+digits. A value with more places than its column keeps is not rounded: it is
+parsed as NULL and the row is rejected, so nothing is ever stored inexactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pyarrow
+
+from exchange.intervals import Interval
+
+PRICE_SCALE, PRICE_WIDTH = 8, 18
+QTY_SCALE, QTY_WIDTH = 12, 38
+PRICE_SQL = f"DECIMAL({PRICE_WIDTH},{PRICE_SCALE})"
+QTY_SQL = f"DECIMAL({QTY_WIDTH},{QTY_SCALE})"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One kline value: its name, its index in Binance's 12-element row, its SQL type."""
+
+    name: str
+    index: int
+    sql: str
+
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+QTY_FIELDS = ("volume", "quote_volume", "taker_buy_base_volume", "taker_buy_quote_volume")
+# Binance's row order: open time, o, h, l, c, v, close time, quote volume, trades,
+# taker buy base, taker buy quote, ignore (fact sheet §1.1).
+VALUE_FIELDS: tuple[Field, ...] = (
+    Field("open", 1, PRICE_SQL),
+    Field("high", 2, PRICE_SQL),
+    Field("low", 3, PRICE_SQL),
+    Field("close", 4, PRICE_SQL),
+    Field("volume", 5, QTY_SQL),
+    Field("quote_volume", 7, QTY_SQL),
+    Field("trades", 8, "BIGINT"),
+    Field("taker_buy_base_volume", 9, QTY_SQL),
+    Field("taker_buy_quote_volume", 10, QTY_SQL),
+)
+VALUE_COLUMNS: tuple[str, ...] = tuple(f.name for f in VALUE_FIELDS)
+KEY_COLUMNS = ("market", "symbol", "interval", "open_time")
+# Every column of the ``klines`` table, in order, with its SQL type.
+KLINES_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("market", "VARCHAR NOT NULL"),
+    ("symbol", "VARCHAR NOT NULL"),
+    ("interval", "VARCHAR NOT NULL"),
+    ("open_time", "TIMESTAMPTZ NOT NULL"),
+    *((f.name, f.sql + " NOT NULL") for f in VALUE_FIELDS[:5]),
+    ("close_time", "TIMESTAMPTZ NOT NULL"),
+    *((f.name, f.sql + " NOT NULL") for f in VALUE_FIELDS[5:]),
+    ("source", "VARCHAR NOT NULL"),
+    ("ingested_at", "TIMESTAMPTZ NOT NULL"),
+    ("run_id", "VARCHAR NOT NULL"),
+)
+
+_PRICE = pd.ArrowDtype(pyarrow.decimal128(PRICE_WIDTH, PRICE_SCALE))
+_QTY = pd.ArrowDtype(pyarrow.decimal128(QTY_WIDTH, QTY_SCALE))
+_INT = pd.ArrowDtype(pyarrow.int64())
+
+
+def _frame_check(name: str, error: str):
+    """A vectorised row-wise check; rows with a NULL operand pass (NOT NULL reports them)."""
+
+    def decorate(fn):
+        return pa.Check(lambda df: fn(df).fillna(True).astype(bool), name=name, description=error)
+
+    return decorate
+
+
+@cache
+def batch_schema(interval_name: str) -> pa.DataFrameSchema:
+    """The pandera schema for one batch of one series of ``interval_name`` candles.
+
+    The batch has ``open_time_ms`` and ``close_time_ms`` (epoch ms) and the value
+    columns of :data:`VALUE_FIELDS`, in arrow-backed dtypes so decimals stay exact.
+    """
+    interval = Interval.parse(interval_name)
+    columns = {
+        "open_time_ms": pa.Column(_INT, pa.Check.ge(0), nullable=False),
+        "close_time_ms": pa.Column(_INT, nullable=False),
+        "trades": pa.Column(_INT, pa.Check.ge(0), nullable=False),
+        "n_fields": pa.Column(_INT, pa.Check.eq(12), nullable=False),
+    }
+    for name in PRICE_FIELDS:
+        columns[name] = pa.Column(_PRICE, pa.Check.gt(0), nullable=False)
+    for name in QTY_FIELDS:
+        columns[name] = pa.Column(_QTY, pa.Check.ge(0), nullable=False)
+
+    checks = [
+        _frame_check("high_is_highest", "high >= max(open, close, low)")(
+            lambda d: d["high"] >= d[["open", "close", "low"]].max(axis=1)
+        ),
+        _frame_check("low_is_lowest", "low <= min(open, close)")(
+            lambda d: d["low"] <= d[["open", "close"]].min(axis=1)
+        ),
+        _frame_check("taker_base_within_volume", "taker_buy_base_volume <= volume")(
+            lambda d: d["taker_buy_base_volume"] <= d["volume"]
+        ),
+        _frame_check("taker_quote_within_quote_volume", "taker_buy_quote_volume <= quote_volume")(
+            lambda d: d["taker_buy_quote_volume"] <= d["quote_volume"]
+        ),
+        _frame_check("open_time_on_grid", f"open_time on the {interval.name} grid")(
+            lambda d: _on_grid(d["open_time_ms"], interval)
+        ),
+        _frame_check("close_time_is_next_open_minus_1ms", "close_time = next open - 1 ms")(
+            lambda d: d["close_time_ms"] == _next_open(d["open_time_ms"], interval) - 1
+        ),
+        _frame_check("open_time_strictly_increasing", "unique, strictly increasing open_time")(
+            lambda d: d["open_time_ms"] > d["open_time_ms"].cummax().shift(1).fillna(-1)
+        ),
+    ]
+    return pa.DataFrameSchema(columns, checks=checks, strict="filter", coerce=False)
+
+
+def _on_grid(open_ms: pd.Series, interval: Interval) -> pd.Series:
+    if interval.ms is not None:
+        ms = open_ms.fillna(0).astype("int64")
+        return (ms - interval.offset_ms) % interval.ms == 0
+    ts = pd.to_datetime(open_ms.astype("int64"), unit="ms", utc=True)
+    on_grid = (ts.dt.day == 1) & (ts == ts.dt.normalize())
+    return pd.Series(on_grid.to_numpy(), index=open_ms.index)
+
+
+def _next_open(open_ms: pd.Series, interval: Interval) -> pd.Series:
+    if interval.ms is not None:
+        return open_ms + interval.ms
+    ts = pd.to_datetime(open_ms.astype("int64"), unit="ms", utc=True)
+    nxt = (ts.dt.normalize() + pd.offsets.MonthBegin(1)).astype("int64") // 1_000
+    return pd.Series(nxt.to_numpy(), index=open_ms.index).astype(_INT)
+
+
+@dataclass
+class Validated:
+    """A batch split into rows that may be stored and rows that must be quarantined."""
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame  # the batch's columns plus ``failed_checks`` (list of names)
+
+
+def validate_batch(batch: pd.DataFrame, interval_name: str) -> Validated:
+    """Validate one batch; invalid rows are split off with the names of their failed checks.
+
+    Raises:
+        pandera.errors.SchemaErrors: the batch's structure is wrong (a bug, not bad data).
+    """
+    schema = batch_schema(interval_name)
+    try:
+        schema.validate(batch, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        if cases["index"].isna().any():
+            raise
+        frame_level = cases["schema_context"] == "DataFrameSchema"
+        label = (
+            cases["check"]
+            .astype(str)
+            .where(frame_level, cases["column"].astype(str) + ":" + cases["check"].astype(str))
+        )
+        per_row = (
+            pd.DataFrame({"index": cases["index"].astype("int64"), "check": label})
+            .drop_duplicates()
+            .groupby("index")["check"]
+            .agg(sorted)
+        )
+        rejected = batch.loc[per_row.index].copy()
+        rejected["failed_checks"] = per_row.to_numpy()
+        return Validated(batch.drop(index=per_row.index), rejected)
+    return Validated(batch, batch.iloc[0:0].assign(failed_checks=pd.Series(dtype=object)))
