@@ -81,6 +81,32 @@ CREATE TABLE ingest_run_series (
 );
 """,
     ),
+    (
+        3,
+        "gap ledger and remembered rate-limit bans",
+        """
+CREATE TABLE klines_gaps (
+    market VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    interval VARCHAR NOT NULL,
+    gap_start TIMESTAMPTZ NOT NULL,   -- open time of the first missing candle
+    gap_end TIMESTAMPTZ NOT NULL,     -- open time after the last missing candle (exclusive)
+    missing BIGINT NOT NULL,          -- candles expected in [gap_start, gap_end)
+    cause VARCHAR NOT NULL,           -- exchange_empty | before_listing | after_delisting | not_fetched | fetch_failed
+    detail VARCHAR,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    verified_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    PRIMARY KEY (market, symbol, interval, gap_start)
+);
+CREATE TABLE rate_limit_bans (
+    base_url VARCHAR NOT NULL,
+    banned_until TIMESTAMPTZ NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    detail VARCHAR
+);
+""",
+    ),
 )
 
 
