@@ -7,6 +7,7 @@ Every failure prints one line naming the problem and what to do
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -41,7 +42,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _run_guarded(debug: bool, rest_url: str, body: Callable[[], int]) -> None:
+def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     """Run ``body`` and turn any error into one line and an exit code."""
     from flows.ingest import IngestIncomplete
 
@@ -97,6 +98,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Keep a DuckDB warehouse of Binance USD-M klines complete, correct and fresh."""
+    # The library's own loggers ("klines.*": retries, lock waits) go to the Prefect run log too.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "klines")
 
 
 @main.command()
@@ -108,6 +111,9 @@ def main() -> None:
 @click.option("--end", default=None, help="ISO 8601, exclusive. Default: the newest closed candle.")
 @click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
 @click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option(
+    "--reverify-gaps", is_flag=True, help="Fetch gaps the exchange confirmed empty again."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
     symbols: str,
@@ -116,25 +122,28 @@ def ingest(
     end: str | None,
     db: str | None,
     rest_url: str | None,
+    reverify_gaps: bool,
     debug: bool,
 ) -> None:
     """Fetch closed klines over REST and upsert them into DuckDB (one Prefect flow run)."""
-    settings = Settings.from_env(db_path=db, rest_url=rest_url)
 
     def body() -> int:
         from warehouse.store import check_path
 
+        settings = Settings.from_env(db_path=db, rest_url=rest_url)
         syms, notes = parse_symbols(symbols)
         ivs = parse_intervals(intervals)
         check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
         check_path(settings.db_path)
         for note in notes:
             click.echo(f"note: {note}", err=True)
-        summary = run_ingest(syms, ivs, start, end, settings.db_path, settings.rest_url)
+        summary = run_ingest(
+            syms, ivs, start, end, settings.db_path, settings.rest_url, reverify_gaps
+        )
         print_summary(summary)
         return EXIT_OK
 
-    _run_guarded(debug, settings.rest_url, body)
+    _run_guarded(debug, body)
 
 
 def run_ingest(
@@ -144,6 +153,7 @@ def run_ingest(
     end: str | None,
     db: str,
     rest_url: str,
+    reverify_gaps: bool = False,
 ) -> dict[str, Any]:
     """Run the ingest flow once as a real Prefect flow run; raise its error on failure."""
     from flows.ingest import ingest_klines
@@ -155,6 +165,7 @@ def run_ingest(
         end=end,
         db=db,
         rest_url=rest_url,
+        reverify_gaps=reverify_gaps,
         return_state=True,
     )
     result = state.result(raise_on_failure=False)
@@ -179,7 +190,7 @@ def demo(db: str, debug: bool) -> None:
         _show_sample(db)
         return EXIT_OK
 
-    _run_guarded(debug, "", body)
+    _run_guarded(debug, body)
 
 
 def _show_sample(db: str) -> None:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, runtime
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from exchange.errors import IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
-from tasks.ingest import ingest_series_task, publish_summary, read_exchange_state
+from tasks.ingest import (
+    ingest_series_task,
+    publish_completeness,
+    publish_summary,
+    read_exchange_state,
+)
 from tasks.series import SeriesPlan, SeriesResult
+from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
 from .inputs import check_listed, check_range, parse_intervals, parse_symbols, parse_time, to_ms
@@ -53,36 +61,96 @@ class IngestSummary:
         }
 
 
+@dataclass
+class RunPlan:
+    """What one run will fetch, and the ledger rows it can already write."""
+
+    fetch: list[SeriesPlan] = field(default_factory=list)
+    ledger: list[tuple[SeriesPlan, list[Gap]]] = field(default_factory=list)
+
+
 def plan_series(
     symbols: list[str],
     intervals: list[str],
     info: ExchangeInfo,
     server_ms: int,
-    newest: dict[tuple[str, str], int | None],
+    bounds: dict[tuple[str, str], tuple[int, int] | None],
+    ledger: dict[tuple[str, str], list[Gap]],
     start_ms: int | None,
     end_ms: int | None,
     lookback_candles: int,
-) -> list[SeriesPlan]:
-    """Decide each series' range: explicit start, else resume after the newest stored
-    candle, else ``lookback_candles`` back; bounded by listing, delivery and the open candle."""
-    plans = []
+    reverify_gaps: bool = False,
+) -> RunPlan:
+    """Decide each series' range and the gaps to account for.
+
+    The range is the explicit start, else just after the newest stored candle, else
+    ``lookback_candles`` back; it is bounded by the listing date, a delisted contract's
+    delivery, and the still-open candle, which is never requested. Holes the ledger
+    lists as ``not_fetched`` or ``fetch_failed`` (and, with ``reverify_gaps``, confirmed
+    ones) are fetched again; confirmed gaps are otherwise left alone.
+    """
+    plan = RunPlan()
     for symbol in symbols:
         listing = info.symbols[symbol]
         for name in intervals:
             interval = Interval.parse(name)
-            current_open = interval.floor(server_ms)  # the still-open candle: never requested
+            stored = bounds.get((symbol, name))
+            current_open = interval.floor(server_ms)
             if start_ms is not None:
-                first = interval.ceil(start_ms)
-            elif newest.get((symbol, name)) is not None:
-                first = interval.add(int(newest[(symbol, name)] or 0), 1)
+                wanted = interval.ceil(start_ms)
+            elif stored is not None:
+                wanted = interval.add(stored[1], 1)
             else:
-                first = interval.add(current_open, -lookback_candles)
-            first = max(first, interval.floor(listing.onboard_ms))
-            last = current_open if end_ms is None else min(end_ms, current_open)
-            if not listing.is_perpetual or listing.status not in ("TRADING", "PENDING_TRADING"):
+                wanted = interval.add(current_open, -lookback_candles)
+            wanted_end = (
+                current_open if end_ms is None else min(interval.ceil(end_ms), current_open)
+            )
+            first = max(wanted, interval.floor(listing.onboard_ms))
+            last = wanted_end
+            delisted = not listing.is_perpetual or listing.status not in (
+                "TRADING",
+                "PENDING_TRADING",
+            )
+            if delisted:
                 last = min(last, interval.ceil(listing.delivery_ms))
-            plans.append(SeriesPlan(MARKET, symbol, name, first, max(first, last)))
-    return plans
+            main = SeriesPlan(MARKET, symbol, name, first, max(first, last))
+            plan.fetch.append(main)
+
+            def account(
+                lo: int, hi: int, cause: str, detail: str, where: SeriesPlan = main
+            ) -> None:
+                if lo < hi:
+                    gap = Gap(lo, hi, Interval.parse(where.interval).count(lo, hi), cause, detail)
+                    plan.ledger.append((replace(where, start_ms=lo, end_ms=hi), [gap]))
+
+            account(wanted, min(first, wanted_end), "before_listing", "before onboardDate")
+            if delisted:
+                account(
+                    max(last, wanted), wanted_end, "after_delisting", f"status {listing.status}"
+                )
+            known = ledger.get((symbol, name), [])
+            if stored is not None and not any(
+                g.start_ms < main.start_ms and g.end_ms > stored[1] for g in known
+            ):
+                account(
+                    interval.add(stored[1], 1),
+                    main.start_ms,
+                    "not_fetched",
+                    "between stored candles",
+                )
+            if (
+                stored is not None
+                and main.end_ms < stored[0]
+                and not any(g.end_ms > main.end_ms and g.start_ms < stored[0] for g in known)
+            ):
+                account(main.end_ms, stored[0], "not_fetched", "between stored candles")
+            repair = ("not_fetched", "fetch_failed", *(CONFIRMED if reverify_gaps else ()))
+            for gap in known:
+                if gap.cause in repair and (
+                    gap.end_ms <= main.start_ms or gap.start_ms >= main.end_ms
+                ):
+                    plan.fetch.append(SeriesPlan(MARKET, symbol, name, gap.start_ms, gap.end_ms))
+    return plan
 
 
 @flow(
@@ -98,6 +166,7 @@ def ingest_klines(
     end: str | None = None,
     db: str | None = None,
     rest_url: str | None = None,
+    reverify_gaps: bool = False,
 ) -> dict[str, object]:
     """Load closed USD-M klines for every (symbol, interval) into the DuckDB warehouse.
 
@@ -114,27 +183,48 @@ def ingest_klines(
     for note in notes:
         logger.info(note)
 
-    client = RestClient(settings.rest_config())
-    info, server_ms = read_exchange_state(client)
-    check_listed(syms, set(info.symbols))
     warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout)
-    newest = (
-        {} if start_at else warehouse.newest_open_times(MARKET, [(s, i) for s in syms for i in ivs])
-    )
-    plans = plan_series(
+    banned_until = warehouse.active_ban_ms(settings.rest_url, int(time.time() * 1000))
+    if banned_until is not None:
+        raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
+    client = RestClient(settings.rest_config())
+    try:
+        info, server_ms = read_exchange_state(client)
+    except IpBanned as exc:
+        _remember_ban(warehouse, client, settings.rest_url, str(exc))
+        raise
+    check_listed(syms, set(info.symbols))
+    series = [(s, i) for s in syms for i in ivs]
+    plan = plan_series(
         syms,
         ivs,
         info,
         server_ms,
-        newest,
+        warehouse.stored_bounds(MARKET, series),
+        warehouse.gaps(MARKET, series),
         to_ms(start_at) if start_at else None,
         to_ms(end_at) if end_at else None,
         settings.lookback_candles,
+        reverify_gaps,
     )
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     started = datetime.now(UTC)
-    futures = [ingest_series_task.submit(p, client, warehouse, run_id, server_ms) for p in plans]
-    results: list[SeriesResult] = [f.result() for f in futures]
+    for where, gaps in plan.ledger:
+        warehouse.record_gaps(
+            market=MARKET,
+            symbol=where.symbol,
+            interval=where.interval,
+            start_ms=where.start_ms,
+            end_ms=where.end_ms,
+            gaps=gaps,
+            run_id=run_id,
+        )
+    futures = [
+        ingest_series_task.submit(p, client, warehouse, run_id, server_ms) for p in plan.fetch
+    ]
+    results = _merge_results([f.result() for f in futures])
+    if any(r.status == "banned" for r in results):
+        _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
 
     summary = IngestSummary(
         run_id=run_id,
@@ -161,6 +251,11 @@ def ingest_klines(
         },
         [{"run_id": run_id, "market": MARKET, **r.as_row()} for r in results],
     )
+    publish_completeness(
+        warehouse.completeness(
+            MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
+        )
+    )
     publish_summary(
         [r.as_row() for r in results],
         f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
@@ -170,6 +265,40 @@ def ingest_klines(
     if summary.status != "ok":
         raise IngestIncomplete(_problem_line(results), summary.as_dict())
     return summary.as_dict()
+
+
+def _remember_ban(warehouse: Warehouse, client: RestClient, url: str, detail: str) -> None:
+    """Store the ban's end on the local clock, so a run started during it sends nothing."""
+    until_local = client.budget.banned_until_ms - client.budget.server_offset_ms
+    if until_local > 0:
+        warehouse.record_ban(url, until_local, detail)
+
+
+def _merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
+    """One row per series: a repaired hole and the main range of a series add up."""
+    merged: dict[tuple[str, str], SeriesResult] = {}
+    for r in results:
+        key = (r.symbol, r.interval)
+        if key not in merged:
+            merged[key] = r
+            continue
+        m = merged[key]
+        for name in (
+            "fetched",
+            "inserted",
+            "updated",
+            "rejected",
+            "open_skipped",
+            "requests",
+            "weight",
+        ):
+            setattr(m, name, getattr(m, name) + getattr(r, name))
+        m.seconds = max(m.seconds, r.seconds)
+        if r.status not in ("ok", "nothing-to-do") and m.status in ("ok", "nothing-to-do"):
+            m.status, m.error = r.status, r.error
+        elif m.status == "nothing-to-do":
+            m.status = r.status
+    return list(merged.values())
 
 
 def _overall(results: list[SeriesResult]) -> str:

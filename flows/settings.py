@@ -6,8 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from exchange.config import DEFAULT_REST_URL, DEFAULT_WS_URL, RestConfig
+from exchange.errors import InvalidInput
 
 DEFAULT_DB = Path("data") / "klines.duckdb"
 # A series with nothing stored starts this many candles before now (1,000 candles:
@@ -38,15 +41,20 @@ class Settings:
             rest_url=env.get("KLINES_REST_URL") or DEFAULT_REST_URL,
             ws_url=env.get("KLINES_WS_URL") or DEFAULT_WS_URL,
             db_path=env.get("KLINES_DB") or str(DEFAULT_DB),
-            lookback_candles=int(env.get("KLINES_LOOKBACK_CANDLES") or DEFAULT_LOOKBACK_CANDLES),
-            weight_share=float(env.get("KLINES_WEIGHT_SHARE") or 0.8),
-            http_retries=int(env.get("KLINES_HTTP_RETRIES") or 6),
-            backoff_base=float(env.get("KLINES_HTTP_BACKOFF") or 0.5),
-            read_timeout=float(env.get("KLINES_READ_TIMEOUT") or 10.0),
-            lock_timeout=float(env.get("KLINES_LOCK_TIMEOUT") or 120.0),
+            lookback_candles=_number(
+                env, "KLINES_LOOKBACK_CANDLES", int, DEFAULT_LOOKBACK_CANDLES, 1, 10**7
+            ),
+            weight_share=_number(env, "KLINES_WEIGHT_SHARE", float, 0.8, 0.01, 1.0),
+            http_retries=_number(env, "KLINES_HTTP_RETRIES", int, 6, 0, 100),
+            backoff_base=_number(env, "KLINES_HTTP_BACKOFF", float, 0.5, 0.0, 60.0),
+            read_timeout=_number(env, "KLINES_READ_TIMEOUT", float, 10.0, 0.01, 600.0),
+            lock_timeout=_number(env, "KLINES_LOCK_TIMEOUT", float, 120.0, 0.0, 86_400.0),
             api_key=env.get("KLINES_API_KEY") or None,
         )
-        return replace(base, **{k: v for k, v in flags.items() if v is not None})
+        settings = replace(base, **{k: v for k, v in flags.items() if v is not None})
+        _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
+        _check_url(settings.ws_url, "KLINES_WS_URL", ("ws", "wss"))
+        return settings
 
     def rest_config(self) -> RestConfig:
         return RestConfig(
@@ -57,3 +65,32 @@ class Settings:
             weight_share=self.weight_share,
             api_key=self.api_key,
         )
+
+
+def _number(
+    env: Mapping[str, str], name: str, kind: type, default: float, low: float, high: float
+) -> Any:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{name}={text!r} is not a number: unset it or use e.g. {default}"
+        ) from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name}={text} is out of range: use a value from {low} to {high}")
+    return value
+
+
+def _check_url(url: str, where: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise InvalidInput(
+            f"{url!r} is not a usable URL (from {where}): use e.g. {schemes[-1]}://host[:port]"
+        )
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise InvalidInput(f"{url!r} has an invalid port (from {where})") from None

@@ -43,3 +43,20 @@ def publish_summary(rows: list[dict[str, object]], description: str) -> None:
     """The run's per-series table as a Prefect artifact (key ``ingest-summary``)."""
     table = [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
     create_table_artifact(key="ingest-summary", table=table, description=description)
+
+
+@task(name="publish-completeness", cache_policy=NO_CACHE, persist_result=False)
+def publish_completeness(rows: list[dict[str, object]]) -> None:
+    """Expected, present and missing-by-cause candles per series of this run
+    (artifact key ``ingest-completeness``)."""
+    causes = sorted({k for row in rows for k in row if k.startswith("missing_")})
+    table = [
+        {**{k: str(v) for k, v in row.items()}, **{c: str(row.get(c, 0)) for c in causes}}
+        for row in rows
+    ]
+    create_table_artifact(
+        key="ingest-completeness",
+        table=table,
+        description="Candles expected in each series' range, present, and missing by cause "
+        "(the gap ledger, table klines_gaps).",
+    )

@@ -20,6 +20,7 @@ from exchange.errors import ExchangeError, IpBanned
 from exchange.intervals import Interval
 from exchange.paging import fetch_pages, plan_windows
 from exchange.rest import Page, RestClient
+from warehouse.gaps import Gap
 from warehouse.parse import parse_pages, raw_row
 from warehouse.schema import validate_batch
 from warehouse.store import Warehouse
@@ -54,9 +55,12 @@ class SeriesResult:
     weight: int = 0
     seconds: float = 0.0
     error: str = ""
+    banned_until_ms: int = 0
 
     def as_row(self) -> dict[str, object]:
-        return asdict(self)
+        row = asdict(self)
+        del row["banned_until_ms"]
+        return row
 
 
 def ingest_series(
@@ -81,16 +85,34 @@ def ingest_series(
         for first in range(0, len(windows), pages_per_batch):
             chunk = windows[first : first + pages_per_batch]
             pages: list[Page] = []
+            error: ExchangeError | None = None
             try:
                 for page in fetch_pages(client, plan.symbol, interval, chunk, workers):
                     pages.append(page)
-            finally:
-                result.requests += len(pages)
-                result.weight += len(pages) * _page_weight(client)
-                if pages:
-                    _load(pages, plan, warehouse, run_id, server_ms, source, result)
+            except ExchangeError as exc:
+                error = exc
+            result.requests += len(pages)
+            result.weight += len(pages) * klines_weight(client.config.page_limit)
+            if pages:
+                fetched = (chunk[0].start_ms, chunk[len(pages) - 1].end_ms + 1)
+                _load(pages, plan, warehouse, run_id, server_ms, source, result, fetched)
+            if error is not None:
+                # Account for what this run could not load; the next run resumes here.
+                failed_from = chunk[len(pages)].start_ms
+                missing = interval.count(failed_from, plan.end_ms)
+                warehouse.record_gaps(
+                    market=plan.market,
+                    symbol=plan.symbol,
+                    interval=plan.interval,
+                    start_ms=failed_from,
+                    end_ms=plan.end_ms,
+                    gaps=[Gap(failed_from, plan.end_ms, missing, "fetch_failed", str(error)[:500])],
+                    run_id=run_id,
+                )
+                raise error
     except IpBanned as exc:
         result.status, result.error = "banned", str(exc)
+        result.banned_until_ms = exc.until_ms
     except ExchangeError as exc:
         result.status, result.error = "failed", str(exc)
         log.error("%s %s failed: %s", plan.symbol, plan.interval, exc)
@@ -98,10 +120,6 @@ def ingest_series(
         result.status = "rejected-rows"
     result.seconds = round(time.monotonic() - started, 3)
     return result
-
-
-def _page_weight(client: RestClient) -> int:
-    return klines_weight(client.config.page_limit)
 
 
 def _load(
@@ -112,12 +130,11 @@ def _load(
     server_ms: int,
     source: str,
     result: SeriesResult,
+    fetched: tuple[int, int],
 ) -> None:
     bodies = [p.body for p in pages]
     batch = parse_pages(bodies)
     result.fetched += len(batch)
-    if batch.empty:
-        return
     # A candle is closed once its close_time is before the exchange's clock: the
     # run's /fapi/v1/time reading, or the page's own Date header if later.
     page_now = np.array([max(server_ms, p.server_ms or 0) for p in pages], dtype="int64")
@@ -149,6 +166,7 @@ def _load(
         rejected=rejects,
         source=source,
         run_id=run_id,
+        expected=fetched,
     )
     result.inserted += written.inserted
     result.updated += written.updated

@@ -22,7 +22,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from exchange.intervals import Interval
+
 from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from .gaps import Gap, find_missing, load_gaps, replace_gaps
 from .migrations import apply_migrations
 from .schema import VALUE_COLUMNS
 
@@ -136,23 +139,63 @@ class Warehouse:
 
     # -- reads --------------------------------------------------------------------
 
-    def newest_open_times(
+    def stored_bounds(
         self, market: str, series: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], int | None]:
-        """Newest stored ``open_time`` (epoch ms) per (symbol, interval); the watermark."""
-        result: dict[tuple[str, str], int | None] = dict.fromkeys(series)
+    ) -> dict[tuple[str, str], tuple[int, int] | None]:
+        """Oldest and newest stored ``open_time`` (epoch ms) per (symbol, interval).
+
+        The newest is the watermark a run resumes after; it is derived from the data,
+        so there is no state file to drift.
+        """
+        result: dict[tuple[str, str], tuple[int, int] | None] = dict.fromkeys(series)
         if not self.path.exists() or not series:
             return result
         with self._write_lock, self.connect() as con:
             rows = con.execute(
-                "SELECT symbol, interval, epoch_ms(max(open_time)) FROM klines "
-                "WHERE market = ? GROUP BY symbol, interval",
+                "SELECT symbol, interval, epoch_ms(min(open_time)), epoch_ms(max(open_time)) "
+                "FROM klines WHERE market = ? GROUP BY symbol, interval",
                 [market],
             ).fetchall()
-        for symbol, interval, newest in rows:
+        for symbol, interval, oldest, newest in rows:
             if (symbol, interval) in result:
-                result[(symbol, interval)] = int(newest)
+                result[(symbol, interval)] = (int(oldest), int(newest))
         return result
+
+    def completeness(
+        self, market: str, ranges: Sequence[tuple[str, str, int, int]]
+    ) -> list[dict[str, Any]]:
+        """Per (symbol, interval, start, end): candles expected, present, missing by cause."""
+        rows = []
+        with self._write_lock, self.connect() as con:
+            for symbol, interval, start_ms, end_ms in ranges:
+                expected = Interval.parse(interval).count(
+                    Interval.parse(interval).ceil(start_ms), end_ms
+                )
+                present = _count(
+                    con,
+                    "SELECT count(*) FROM klines WHERE market = ? AND symbol = ? AND interval = ? "
+                    "AND open_time >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' "
+                    "AND open_time < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'",
+                    [market, symbol, interval, start_ms, end_ms],
+                )
+                by_cause = dict(
+                    con.execute(
+                        "SELECT cause, sum(missing)::BIGINT FROM klines_gaps WHERE market = ? AND symbol = ? "
+                        "AND interval = ? AND gap_start < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' "
+                        "AND gap_end > epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' GROUP BY cause",
+                        [market, symbol, interval, end_ms, start_ms],
+                    ).fetchall()
+                )
+                rows.append(
+                    {
+                        "symbol": symbol,
+                        "interval": interval,
+                        "expected": expected,
+                        "present": present,
+                        **{f"missing_{c}": int(n) for c, n in by_cause.items()},
+                    }
+                )
+        return rows
 
     # -- writes -------------------------------------------------------------------
 
@@ -166,12 +209,15 @@ class Warehouse:
         rejected: Sequence[dict[str, Any]],
         source: str,
         run_id: str,
+        expected: tuple[int, int] | None = None,
     ) -> WriteResult:
         """Upsert one validated batch and quarantine its rejects, in one transaction.
 
         Unchanged candles are left as they are (same ``ingested_at`` and ``run_id``);
         a candle whose values changed is updated and its old values are copied to
-        ``klines_revisions``.
+        ``klines_revisions``. With ``expected`` (the open-time range the batch was fetched
+        for), the gap ledger for that range is rewritten in the same transaction, so data
+        and ledger never disagree after a crash.
         """
         columns = ["open_time_ms", *VALUE_COLUMNS, "close_time_ms"]
         staged = pa.Table.from_pandas(valid[columns], preserve_index=False)  # noqa: F841
@@ -228,11 +274,113 @@ class Warehouse:
                         [market, symbol, interval, source, run_id],
                     )
                 con.execute("DROP TABLE stg")
+                if expected is not None:
+                    self._ledger_fetched_range(
+                        con,
+                        market,
+                        symbol,
+                        interval,
+                        expected,
+                        list(rejects["open_time_ms"].dropna()),
+                        run_id,
+                    )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return WriteResult(inserted, updated, len(rejects))
+
+    @staticmethod
+    def _ledger_fetched_range(
+        con: duckdb.DuckDBPyConnection,
+        market: str,
+        symbol: str,
+        interval: str,
+        expected: tuple[int, int],
+        rejected_opens: list[int],
+        run_id: str,
+    ) -> None:
+        gaps = [
+            Gap(
+                lo,
+                hi,
+                n,
+                "rejected" if any(lo <= t < hi for t in rejected_opens) else "exchange_empty",
+            )
+            for lo, hi, n in find_missing(con, market, symbol, Interval.parse(interval), *expected)
+        ]
+        replace_gaps(
+            con,
+            market=market,
+            symbol=symbol,
+            interval=interval,
+            start_ms=expected[0],
+            end_ms=expected[1],
+            gaps=gaps,
+            run_id=run_id,
+        )
+
+    def record_gaps(
+        self,
+        *,
+        market: str,
+        symbol: str,
+        interval: str,
+        start_ms: int,
+        end_ms: int,
+        gaps: Sequence[Gap],
+        run_id: str,
+    ) -> None:
+        """Set the ledger rows starting in ``[start_ms, end_ms)`` to ``gaps`` (one transaction)."""
+        with self._write_lock, self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                replace_gaps(
+                    con,
+                    market=market,
+                    symbol=symbol,
+                    interval=interval,
+                    start_ms=start_ms,
+                    end_ms=end_ms,
+                    gaps=gaps,
+                    run_id=run_id,
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def gaps(
+        self, market: str, series: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[Gap]]:
+        """The ledger rows of each series (empty when the file does not exist yet)."""
+        result: dict[tuple[str, str], list[Gap]] = {key: [] for key in series}
+        if not self.path.exists():
+            return result
+        with self._write_lock, self.connect() as con:
+            for symbol, interval in series:
+                result[(symbol, interval)] = load_gaps(con, market, symbol, interval)
+        return result
+
+    def record_ban(self, base_url: str, until_epoch_ms: int, detail: str) -> None:
+        """Remember a 418 ban so that runs started during it send nothing."""
+        with self._write_lock, self.connect() as con:
+            con.execute(
+                "INSERT INTO rate_limit_bans VALUES (?, epoch_ms(?::BIGINT) AT TIME ZONE 'UTC', now(), ?)",
+                [base_url, until_epoch_ms, detail],
+            )
+
+    def active_ban_ms(self, base_url: str, now_epoch_ms: int) -> int | None:
+        """End (local epoch ms) of a remembered ban on ``base_url`` still in force, if any."""
+        if not self.path.exists():
+            return None
+        with self._write_lock, self.connect() as con:
+            row = con.execute(
+                "SELECT epoch_ms(max(banned_until)) FROM rate_limit_bans WHERE base_url = ?",
+                [base_url],
+            ).fetchone()
+        until = row[0] if row else None
+        return int(until) if until is not None and until > now_epoch_ms else None
 
     def record_run(self, run: dict[str, Any], series: Sequence[dict[str, Any]]) -> None:
         """Append one run and its per-series summary to the run log."""

@@ -92,11 +92,11 @@ def test_a_changed_candle_is_updated_and_its_old_values_kept(db_path: Path) -> N
 
 def test_watermark_is_the_newest_stored_candle(db_path: Path) -> None:
     warehouse = Warehouse(db_path)
-    assert warehouse.newest_open_times("usdm", [("FILUSDT", "1m")]) == {("FILUSDT", "1m"): None}
+    assert warehouse.stored_bounds("usdm", [("FILUSDT", "1m")]) == {("FILUSDT", "1m"): None}
     assert not db_path.exists()  # reading never creates the file
     write(warehouse, ROWS, "run-1")
-    assert warehouse.newest_open_times("usdm", [("FILUSDT", "1m")]) == {
-        ("FILUSDT", "1m"): T0 + 60_000
+    assert warehouse.stored_bounds("usdm", [("FILUSDT", "1m")]) == {
+        ("FILUSDT", "1m"): (T0, T0 + 60_000)
     }
 
 
