@@ -38,7 +38,7 @@ from simulator.clock import SimClock
 from simulator.market import INTERVALS, Market
 from simulator.wire import Request, Response
 
-ROUTE_PREFIXES = ("/market/ws", "/market/stream", "/ws", "/stream")
+ROUTE_PREFIXES = ("/market/", "/ws", "/stream")
 _STREAM = re.compile(r"[a-z0-9_]+@[A-Za-z0-9_@]+")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
