@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import MalformedEvent
+from .errors import InvalidInput, MalformedEvent
 
 MARKET_ROUTE = "/market"
 # Binance documents up to 1024 streams per connection today and 200 in older pages;
@@ -226,3 +226,18 @@ def _dec(value: Any) -> Decimal:
     if not d.is_finite():
         raise ValueError(f"not a finite decimal: {value!r}")
     return d
+
+
+def check_ws_url(base_url: str) -> str:
+    """A WebSocket base URL: ``ws://`` or ``wss://`` with a host.
+
+    Raises:
+        InvalidInput: any other scheme, or no host.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise InvalidInput(
+            f"invalid WebSocket URL {base_url!r}: use wss://fstream.binance.com/market "
+            "(KLINES_WS_URL or --ws-url)"
+        )
+    return base_url
