@@ -15,7 +15,12 @@ The tree, and what a caller should do about each branch::
     ├── IpBanned                  HTTP 418; every REST call stops until ``until_ms``
     ├── RestrictedLocation        HTTP 451; Binance refuses this location, retrying cannot help
     ├── SeriesRejected            the exchange refused one series (-1121 invalid symbol, -1120 invalid interval)
-    └── ApiError                  any other error the exchange answered with a code
+    ├── ApiError                  any other error the exchange answered with a code
+    └── StreamError               the WebSocket side (exchange/stream.py)
+        ├── StreamConnectFailed   no session: ``stage`` is dns_tcp | tls | upgrade | timeout;
+        │                         ``status`` is the HTTP status of a refused upgrade
+        ├── SubscriptionRejected  the server answered SUBSCRIBE with an error (``code``, ``msg``)
+        └── MalformedEvent        a frame that is not the JSON kline event it should be
 
 ``InvalidInput`` subclasses ``ValueError`` so the command line can map every
 bad-input error (from this package or the warehouse) to exit code 2.
@@ -122,3 +127,41 @@ class ApiError(ExchangeError):
         self.status = status
         self.code = code
         self.msg = msg
+
+
+class StreamError(ExchangeError):
+    """Base class of the WebSocket client's errors."""
+
+
+class StreamConnectFailed(StreamError):
+    """No WebSocket session could be opened.
+
+    Attributes:
+        stage: ``dns_tcp`` (name or TCP), ``tls``, ``upgrade`` (HTTP status other than
+            101) or ``timeout`` (the opening handshake did not finish in time).
+        status: the HTTP status of a refused upgrade, else ``None``.
+    """
+
+    def __init__(self, url: str, stage: str, detail: str, status: int | None = None) -> None:
+        super().__init__(f"cannot open {url}: {stage}: {detail}")
+        self.url = url
+        self.stage = stage
+        self.detail = detail
+        self.status = status
+
+
+class SubscriptionRejected(StreamError):
+    """The server answered SUBSCRIBE with an error object."""
+
+    def __init__(self, code: int | None, msg: str) -> None:
+        super().__init__(f"SUBSCRIBE rejected: code {code}: {msg}")
+        self.code = code
+        self.msg = msg
+
+
+class MalformedEvent(StreamError):
+    """A frame that cannot be parsed as the kline event it claims to be (``raw`` kept)."""
+
+    def __init__(self, message: str, raw: str | bytes = "") -> None:
+        super().__init__(message)
+        self.raw = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")

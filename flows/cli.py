@@ -1,6 +1,7 @@
 """The ``klines`` command. Thin: it checks input, runs a flow, prints, exits.
 
-Exit codes: 0 success; 1 a failed or partial run; 2 bad input.
+Exit codes: 0 success (liveness: healthy); 1 a failed or partial run (liveness: unhealthy);
+2 bad input.
 Every failure prints one line naming the problem and what to do
 (the traceback only with ``--debug``).
 """
@@ -172,6 +173,82 @@ def run_ingest(
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
+"""Exit code per verdict: healthy (PASS, or WARN) 0, unhealthy 1; bad input is 2."""
+
+
+@main.command()
+@click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
+@click.option("--intervals", required=True, help="Comma-separated, e.g. 1m.")
+@click.option("--seconds", default=30.0, show_default=True, type=float, help="Sampling window.")
+@click.option("--report", "report_path", default=None, help="Also write the Markdown report here.")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--ws-url", default=None, help="WebSocket base URL [env KLINES_WS_URL].")
+@click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def liveness(
+    symbols: str,
+    intervals: str,
+    seconds: float,
+    report_path: str | None,
+    db: str | None,
+    ws_url: str | None,
+    rest_url: str | None,
+    debug: bool,
+) -> None:
+    """Diagnose the kline WebSocket streams: sample, cross-check with REST, report."""
+    settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
+
+    def body() -> int:
+        from exchange.klines_ws import check_ws_url
+        from flows.liveness import LivenessUnhealthy, check_seconds, ws_liveness
+        from warehouse.store import check_path
+
+        syms, notes = parse_symbols(symbols)
+        ivs = parse_intervals(intervals)
+        check_seconds(seconds)
+        check_ws_url(settings.ws_url)
+        check_path(settings.db_path)
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        state = ws_liveness(
+            symbols=syms,
+            intervals=ivs,
+            seconds=seconds,
+            report_path=report_path,
+            db=settings.db_path,
+            ws_url=settings.ws_url,
+            rest_url=settings.rest_url,
+            return_state=True,
+        )
+        result = state.result(raise_on_failure=False)
+        if isinstance(result, LivenessUnhealthy):
+            result = result.summary
+        elif isinstance(result, BaseException):
+            raise result
+        print_liveness(result)
+        return LIVENESS_EXIT[result["verdict"]]
+
+    _run_guarded(debug, settings.rest_url, body)
+
+
+def print_liveness(summary: dict[str, Any]) -> None:
+    """One line per stream, the verdict, the diagnosis and the next steps."""
+    for s in summary["streams"]:
+        click.echo(
+            f"{s['stream']:<24} {s['status']:<5} events {s['events']:<6} "
+            f"rate {s['events_per_s']}/s  closed {s['closed_seen']}  "
+            f"parse failures {s['parse_failures']}  lag p95 {s['lag_p95_ms'] or '-'} ms"
+        )
+    click.echo(f"verdict: {summary['verdict']} (run {summary['run_id']})")
+    for line in summary["diagnosis"]:
+        click.echo(f"  diagnosis: {line}")
+    for step in summary["next_steps"]:
+        click.echo(f"  next: {step}")
+    if summary.get("report_path"):
+        click.echo(f"report: {summary['report_path']}")
 
 
 @main.command()

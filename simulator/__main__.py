@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     sim.start()
     print(f"simulator listening on {sim.url}", flush=True)
+    print(f"WebSocket streams on {sim.ws_url} (set KLINES_WS_URL)", flush=True)
     try:
         while not done.wait(1.0):
             pass

@@ -13,6 +13,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from types import TracebackType
 
 from simulator import canned
@@ -23,6 +24,7 @@ from simulator.market import Market
 from simulator.ratelimit import WeightLimiter
 from simulator.stats import Stats
 from simulator.wire import BadRequest, Request, Response, read_request
+from simulator.ws import ROUTE_PREFIXES, WsFeed
 
 UpgradeHandler = Callable[[Request, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 """Takes over a connection whose request asked for ``Upgrade: websocket``."""
@@ -62,6 +64,9 @@ class Simulator:
         self.api = BinanceApi(self.market, self.faults, weight_limit, int(weight_window_s))
         self.routes: dict[str, Endpoint] = self.api.routes()
         self.upgrade_handlers: dict[str, UpgradeHandler] = {}
+        self.ws = WsFeed(self.market, self.clock)  # settings and faults: ``sim.ws.settings``
+        for prefix in ROUTE_PREFIXES:
+            self.add_upgrade_handler(prefix, self.ws.handle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -75,6 +80,11 @@ class Simulator:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:54321`` (the real port once started)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket base on the ``/market`` route, e.g. ``ws://127.0.0.1:54321/market``."""
+        return f"ws://{self.host}:{self.port}/market"
 
     def start(self) -> Simulator:
         """Start serving in a daemon thread; returns once the socket is listening."""
@@ -112,8 +122,10 @@ class Simulator:
         self.stop()
 
     def reset(self) -> None:
-        """Clear faults, stats, weight counters and bans (the clock is untouched)."""
+        """Clear faults (REST and WebSocket), stats, weight counters and bans (the clock is
+        untouched)."""
         self.faults.reset()
+        self.ws.reset()
         self.faults.update(seed=self._default_seed)
         self.stats.reset()
         self.limiter.reset()
@@ -302,7 +314,7 @@ class Simulator:
     # ------------------------------------------------------------------ control
 
     def _control(self, req: Request) -> Response:
-        """``/_sim/clock``, ``/_sim/faults``, ``/_sim/reset``, ``/_sim/stats``."""
+        """``/_sim/clock``, ``/_sim/faults``, ``/_sim/ws``, ``/_sim/reset``, ``/_sim/stats``."""
         try:
             body = req.json() if req.method == "POST" else {}
             if not isinstance(body, dict):
@@ -314,6 +326,10 @@ class Simulator:
             if req.path == "/_sim/faults" and req.method == "POST":
                 self.faults.update(**body)
                 return Response.json(200, self.faults.to_json())
+            if req.path == "/_sim/ws" and req.method == "POST":
+                self.ws.settings.update(**body)
+            if req.path == "/_sim/ws":
+                return Response.json(200, {**asdict(self.ws.settings), **self.ws.counts})
             if req.path == "/_sim/reset" and req.method == "POST":
                 self.reset()
                 return Response.json(200, {})

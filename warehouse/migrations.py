@@ -82,6 +82,51 @@ CREATE TABLE ingest_run_series (
 """,
     ),
     (
+        2,
+        "WebSocket liveness runs and their streams",
+        """
+CREATE TABLE liveness_runs (
+    run_id VARCHAR PRIMARY KEY,
+    flow_run_id VARCHAR,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    ws_url VARCHAR NOT NULL,
+    rest_url VARCHAR NOT NULL,
+    seconds DOUBLE NOT NULL,          -- the sampling window
+    streams BIGINT NOT NULL,
+    verdict VARCHAR NOT NULL,         -- PASS | WARN | FAIL
+    healthy BOOLEAN NOT NULL,
+    clock_offset_ms BIGINT,           -- exchange clock minus local clock
+    diagnosis VARCHAR,                -- one line per finding
+    report VARCHAR                    -- the Markdown report
+);
+CREATE TABLE liveness_streams (
+    run_id VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,          -- btcusdt@kline_1m
+    status VARCHAR NOT NULL,          -- PASS | WARN | FAIL
+    failed_checks VARCHAR[] NOT NULL, -- names of the FAIL and WARN checks
+    connect_ms DOUBLE,
+    ack VARCHAR,                      -- ok | rejected | no-reply | not-sent
+    ack_error VARCHAR,
+    first_event_s DOUBLE,
+    events BIGINT,
+    events_per_s DOUBLE,
+    parse_failures BIGINT,
+    lag_p50_ms DOUBLE,
+    lag_p95_ms DOUBLE,
+    lag_max_ms DOUBLE,
+    out_of_order BIGINT,
+    duplicates BIGINT,
+    overflow BIGINT,
+    closed_seen BIGINT,
+    rest_mismatches BIGINT,
+    disconnects BIGINT,
+    reconnects BIGINT,
+    PRIMARY KEY (run_id, stream)
+);
+""",
+    ),
+    (
         3,
         "gap ledger and remembered rate-limit bans",
         """

@@ -401,6 +401,24 @@ class Warehouse:
                 )
             con.execute("COMMIT")
 
+    def record_liveness(self, run: dict[str, Any], streams: Sequence[dict[str, Any]]) -> None:
+        """Append one liveness run and one row per stream, in one transaction."""
+        with self._write_lock, self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _insert(con, "liveness_runs", run)
+                for row in streams:
+                    _insert(con, "liveness_streams", row)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
+    columns = ", ".join(f"?::{_sql_type(v)} AS {k}" for k, v in row.items())
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM (SELECT {columns})", list(row.values()))
+
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
     row = con.execute(sql, params or []).fetchone()
@@ -408,6 +426,8 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 
 
 def _sql_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "VARCHAR[]"
     if isinstance(value, bool):
         return "BOOLEAN"
     if isinstance(value, int):
