@@ -208,5 +208,68 @@ def simulator(port: int) -> None:
     sim_main(["--port", str(port)])
 
 
+@main.command()
+@click.argument("query")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
+    """Run one SQL statement on the warehouse, opened read-only, and print the result.
+
+    Views: latest_klines, coverage, gaps; table macro resample(symbol, interval).
+    Bad SQL prints one line and exits 2.
+    """
+    settings = Settings.from_env(db_path=db)
+
+    def body() -> int:
+        from warehouse.query import run_query
+
+        from .output import render
+
+        result = run_query(settings.db_path, query, lock_timeout=settings.lock_timeout)
+        if result.columns:
+            click.echo(render(result.columns, result.rows, fmt))
+        return EXIT_OK
+
+    _run_guarded(debug, "", body)
+
+
+@main.command()
+@click.option("--out", required=True, help="Folder of the Parquet copy (created if missing).")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def export(out: str, db: str | None, debug: bool) -> None:
+    """Write klines as Parquet, hive-partitioned by market/symbol/interval/month.
+
+    Incremental (only changed months are rewritten, see OUT/_manifest.json) and atomic
+    (each file is moved into place whole). Read it back with
+    read_parquet('OUT/**/*.parquet', hive_partitioning = true).
+    """
+    settings = Settings.from_env(db_path=db)
+
+    def body() -> int:
+        from warehouse.export import export_parquet
+
+        result = export_parquet(settings.db_path, out, lock_timeout=settings.lock_timeout)
+        for key in result.written:
+            click.echo(f"wrote   {key}")
+        for key in result.removed:
+            click.echo(f"removed {key}")
+        click.echo(
+            f"{out}: {len(result.written)} partitions written ({result.rows} rows), "
+            f"{result.unchanged} unchanged, {len(result.removed)} removed"
+        )
+        return EXIT_OK
+
+    _run_guarded(debug, "", body)
+
+
 if __name__ == "__main__":
     main()
