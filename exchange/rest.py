@@ -132,6 +132,11 @@ class RestClient:
         self._local = threading.local()
         self._random = random.Random()
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Sent to another process (a Dask worker): rebuilt there as that process's own
+        # client, so each worker process keeps one weight budget (one IP's share).
+        return (worker_client, (self.config, self.budget.limit, self.budget.window_ms))
+
     # -- public calls -------------------------------------------------------------
 
     def server_time_ms(self) -> int:
@@ -382,3 +387,19 @@ __all__ = [
     "SymbolInfo",
     "IpBanned",
 ]
+
+
+_WORKER_CLIENTS: dict[RestConfig, RestClient] = {}
+_WORKER_CLIENTS_GUARD = threading.Lock()
+
+
+def worker_client(config: RestConfig, limit: int, window_ms: int) -> RestClient:
+    """The one client (and weight budget) of this process for ``config``; used when a
+    client is unpickled in another process."""
+    with _WORKER_CLIENTS_GUARD:
+        client = _WORKER_CLIENTS.get(config)
+        if client is None:
+            client = RestClient(config)
+            client.budget.configure(limit, window_ms)
+            _WORKER_CLIENTS[config] = client
+        return client

@@ -296,5 +296,133 @@ def simulator(port: int) -> None:
     sim_main(["--port", str(port)])
 
 
+@main.command()
+@click.argument("query")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
+    """Run one SQL statement on the warehouse, opened read-only, and print the result.
+
+    Views: latest_klines, coverage, gaps; table macro resample(symbol, interval).
+    Bad SQL prints one line and exits 2.
+    """
+    settings = Settings.from_env(db_path=db)
+
+    def body() -> int:
+        from warehouse.query import run_query
+
+        from .output import render
+
+        result = run_query(settings.db_path, query, lock_timeout=settings.lock_timeout)
+        if result.columns:
+            click.echo(render(result.columns, result.rows, fmt))
+        return EXIT_OK
+
+    _run_guarded(debug, "", body)
+
+
+@main.command()
+@click.option("--out", required=True, help="Folder of the Parquet copy (created if missing).")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def export(out: str, db: str | None, debug: bool) -> None:
+    """Write klines as Parquet, hive-partitioned by market/symbol/interval/month.
+
+    Incremental (only changed months are rewritten, see OUT/_manifest.json) and atomic
+    (each file is moved into place whole). Read it back with
+    read_parquet('OUT/**/*.parquet', hive_partitioning = true).
+    """
+    settings = Settings.from_env(db_path=db)
+
+    def body() -> int:
+        from warehouse.export import export_parquet
+
+        result = export_parquet(settings.db_path, out, lock_timeout=settings.lock_timeout)
+        for key in result.written:
+            click.echo(f"wrote   {key}")
+        for key in result.removed:
+            click.echo(f"removed {key}")
+        click.echo(
+            f"{out}: {len(result.written)} partitions written ({result.rows} rows), "
+            f"{result.unchanged} unchanged, {len(result.removed)} removed"
+        )
+        return EXIT_OK
+
+    _run_guarded(debug, "", body)
+
+
+@main.command()
+@click.option(
+    "--file",
+    "spec_file",
+    default=None,
+    help="The prefect.yaml whose deployments to serve [default: the project's].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Local Prefect server host.")
+@click.option(
+    "--port",
+    default=4200,
+    show_default=True,
+    help="Local Prefect server port (API and UI); used when PREFECT_API_URL is not set.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
+    """Run every deployment of prefect.yaml on its schedule, in this one process.
+
+    With PREFECT_API_URL set, registers with that server. Without it, reuses or starts a
+    local `prefect server start` on HOST:PORT (the temporary in-process API cannot run
+    schedules) and prints the UI's URL. Ctrl-C stops serving (and the server it started).
+    """
+
+    def body() -> int:
+        import os
+        import signal
+        from contextlib import nullcontext
+        from pathlib import Path
+
+        from .deployments import DEFAULT_FILE, build_deployments, load_specs, local_server
+
+        path = Path(spec_file or DEFAULT_FILE).resolve()
+        if not path.is_file():
+            raise ValueError(f"no deployments file at {path}: pass --file PATH/prefect.yaml")
+        specs = load_specs(path)
+        os.chdir(path.parent)  # entrypoints are relative to the project root
+        deployments, skipped = build_deployments(specs)
+        for note in skipped:
+            click.echo(f"note: not serving {note}", err=True)
+        if not deployments:
+            raise ValueError(f"no deployment of {path} can be loaded: nothing to serve")
+
+        def stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        api = os.environ.get("PREFECT_API_URL")
+        with nullcontext(api) if api else local_server(host, port) as api_url:
+            from prefect import serve as prefect_serve
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            os.environ["PREFECT_API_URL"] = api_url
+            click.echo(f"Prefect UI: {api_url.removesuffix('/api')}", err=True)
+            names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+            click.echo(f"serving {names}", err=True)
+            with temporary_settings({PREFECT_API_URL: api_url}):
+                try:
+                    prefect_serve(*deployments)
+                except KeyboardInterrupt:
+                    click.echo("stopped", err=True)
+        return EXIT_OK
+
+    _run_guarded(debug, "", body)
+
+
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, runtime
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from exchange.errors import IpBanned
 from exchange.intervals import Interval
@@ -26,6 +25,7 @@ from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
 from .inputs import check_listed, check_range, parse_intervals, parse_symbols, parse_time, to_ms
+from .runners import check_warehouse, select_task_runner
 from .settings import Settings
 
 MARKET = "usdm"
@@ -155,7 +155,7 @@ def plan_series(
 
 @flow(
     name="ingest-klines",
-    task_runner=ThreadPoolTaskRunner(max_workers=4),
+    task_runner=select_task_runner(),  # KLINES_TASK_RUNNER=thread|dask, read at import
     persist_result=False,
     validate_parameters=True,
 )
@@ -174,6 +174,7 @@ def ingest_klines(
     ``IngestIncomplete`` (the flow run fails) when a series failed or rows were rejected.
     """
     logger = get_run_logger()
+    check_warehouse()
     settings = Settings.from_env(db_path=db, rest_url=rest_url)
     syms, notes = parse_symbols(symbols)
     ivs = parse_intervals(intervals)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
+from .analytics_sql import ANALYST_SQL as _ANALYST_SQL
 from .schema import KLINES_COLUMNS, VALUE_FIELDS
 
 _KLINES_DDL = ",\n    ".join(f"{name} {sql}" for name, sql in KLINES_COLUMNS)
@@ -152,6 +153,7 @@ CREATE TABLE rate_limit_bans (
 );
 """,
     ),
+    (4, "analyst views and macros: latest_klines, gaps, coverage, resample", _ANALYST_SQL),
 )
 
 

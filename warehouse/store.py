@@ -93,6 +93,10 @@ class Warehouse:
         with _WRITE_LOCKS_GUARD:
             self._write_lock = _WRITE_LOCKS.setdefault(key, threading.Lock())
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Another process (a Dask worker) gets its own in-process write lock.
+        return (Warehouse, (str(self.path.resolve()), self.lock_timeout))
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection in UTC; a writable one has every migration applied."""

@@ -1,0 +1,115 @@
+"""The completeness heat map: one row per series, one column per UTC day."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
+
+from charts._figure import new_figure, to_png
+
+# Steps, not a gradient: 98.6 % must not look like 100 %. Grey: nothing expected that day.
+_BOUNDS = [0.0, 0.5, 0.9, 0.99, 0.999999, 1.000001]
+_CMAP = ListedColormap(["#b2182b", "#ef8a62", "#fee08b", "#a6d96a", "#1a9850"]).with_extremes(
+    bad="#d9d9d9"
+)
+_NORM = BoundaryNorm(_BOUNDS, _CMAP.N)
+
+
+def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverage") -> bytes:
+    """A PNG heat map of ``completeness`` (0..1) by series (``symbol interval``) and ``day``.
+
+    ``rows`` are rows of the ``coverage`` view as mappings with at least ``symbol``,
+    ``interval``, ``day`` (a ``date``) and ``completeness``; ``expected``, ``present`` and
+    ``market`` are used when present. Cells print the percentage when the grid is small.
+
+    Raises:
+        ValueError: ``rows`` is empty.
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("no coverage rows to draw")
+    series = sorted({_label(r) for r in rows}, key=_series_order)
+    days = sorted({_day(r["day"]) for r in rows})
+    grid = np.full((len(series), len(days)), np.nan)
+    row_of = {s: i for i, s in enumerate(series)}
+    col_of = {d: j for j, d in enumerate(days)}
+    for r in rows:
+        value = r.get("completeness")
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            grid[row_of[_label(r)], col_of[_day(r["day"])]] = float(value)
+
+    width = min(18.0, 3.0 + 0.45 * len(days))
+    height = min(12.0, 1.6 + 0.38 * len(series))
+    fig = new_figure(width, height)
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        np.ma.masked_invalid(grid),
+        cmap=_CMAP,
+        norm=_NORM,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set_yticks(range(len(series)), series, fontsize=8)
+    step = max(1, len(days) // 16)
+    ax.set_xticks(
+        range(0, len(days), step),
+        [d.strftime("%m-%d") for d in days[::step]],
+        fontsize=8,
+        rotation=45,
+        ha="right",
+    )
+    ax.set_xlabel("UTC day")
+    whole = int(np.nansum(grid == 1.0))
+    known = int(np.sum(~np.isnan(grid)))
+    ax.set_title(f"{title}: {whole} of {known} series-days complete", fontsize=10)
+    if len(series) * len(days) <= 200:
+        for i in range(len(series)):
+            for j in range(len(days)):
+                if not np.isnan(grid[i, j]):
+                    text = "100" if grid[i, j] == 1.0 else f"{100 * grid[i, j]:.1f}"
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7)
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.01, ticks=[0.25, 0.7, 0.945, 0.995, 1.0])
+    bar.ax.set_yticklabels(["< 50 %", "< 90 %", "< 99 %", "< 100 %", "100 %"])
+    bar.set_label("share of expected candles stored", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    return to_png(fig)
+
+
+_INTERVAL_ORDER = (
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+)
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    market = row.get("market")
+    prefix = f"{market} " if market and market != "usdm" else ""
+    return f"{prefix}{row['symbol']} {row['interval']}"
+
+
+def _series_order(label: str) -> tuple[str, int]:
+    head, _, interval = label.rpartition(" ")
+    rank = _INTERVAL_ORDER.index(interval) if interval in _INTERVAL_ORDER else 99
+    return head, rank
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
