@@ -199,9 +199,9 @@ def liveness(
     debug: bool,
 ) -> None:
     """Diagnose the kline WebSocket streams: sample, cross-check with REST, report."""
-    settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
 
     def body() -> int:
+        settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
         from exchange.klines_ws import check_ws_url
         from flows.liveness import LivenessUnhealthy, check_seconds, ws_liveness
         from warehouse.store import check_path
@@ -231,7 +231,7 @@ def liveness(
         print_liveness(result)
         return LIVENESS_EXIT[result["verdict"]]
 
-    _run_guarded(debug, settings.rest_url, body)
+    _run_guarded(debug, body)
 
 
 def print_liveness(summary: dict[str, Any]) -> None:
@@ -249,6 +249,41 @@ def print_liveness(summary: dict[str, Any]) -> None:
         click.echo(f"  next: {step}")
     if summary.get("report_path"):
         click.echo(f"report: {summary['report_path']}")
+
+
+@main.command()
+@click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
+@click.option("--intervals", required=True, help="Higher intervals to check, e.g. 1h,1d.")
+@click.option("--days", default=7, show_default=True, help="How many days back to check.")
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) -> None:
+    """Check that stored 1m candles aggregate exactly to the stored higher intervals."""
+
+    def body() -> int:
+        from flows.audit import AuditFailed, audit_klines
+
+        syms, _ = parse_symbols(symbols)
+        ivs = parse_intervals(intervals)
+        if days < 1:
+            raise ValueError(f"--days {days}: use a positive number of days")
+        state = audit_klines(symbols=syms, intervals=ivs, days=days, db=db, return_state=True)
+        result = state.result(raise_on_failure=False)
+        summary = result.summary if isinstance(result, AuditFailed) else result
+        if isinstance(result, BaseException) and not isinstance(result, AuditFailed):
+            raise result
+        for row in summary["series"]:
+            click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+        for d in summary["disagreements"][:50]:
+            click.echo(
+                f"DISAGREE {d['symbol']} {d['interval']} {d['open_time']} {d['field']}: "
+                f"stored {d['stored']} vs 1m {d['from_1m']}"
+            )
+        if isinstance(result, AuditFailed):
+            _fail(str(result), EXIT_FAILED)
+        return EXIT_OK
+
+    _run_guarded(debug, body)
 
 
 @main.command()
@@ -314,9 +349,9 @@ def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
     Views: latest_klines, coverage, gaps; table macro resample(symbol, interval).
     Bad SQL prints one line and exits 2.
     """
-    settings = Settings.from_env(db_path=db)
 
     def body() -> int:
+        settings = Settings.from_env(db_path=db)
         from warehouse.query import run_query
 
         from .output import render
@@ -326,7 +361,7 @@ def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
             click.echo(render(result.columns, result.rows, fmt))
         return EXIT_OK
 
-    _run_guarded(debug, "", body)
+    _run_guarded(debug, body)
 
 
 @main.command()
@@ -340,9 +375,9 @@ def export(out: str, db: str | None, debug: bool) -> None:
     (each file is moved into place whole). Read it back with
     read_parquet('OUT/**/*.parquet', hive_partitioning = true).
     """
-    settings = Settings.from_env(db_path=db)
 
     def body() -> int:
+        settings = Settings.from_env(db_path=db)
         from warehouse.export import export_parquet
 
         result = export_parquet(settings.db_path, out, lock_timeout=settings.lock_timeout)
@@ -356,7 +391,7 @@ def export(out: str, db: str | None, debug: bool) -> None:
         )
         return EXIT_OK
 
-    _run_guarded(debug, "", body)
+    _run_guarded(debug, body)
 
 
 @main.command()
@@ -421,7 +456,7 @@ def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
                     click.echo("stopped", err=True)
         return EXIT_OK
 
-    _run_guarded(debug, "", body)
+    _run_guarded(debug, body)
 
 
 if __name__ == "__main__":

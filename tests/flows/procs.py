@@ -5,6 +5,7 @@ Child processes use the session's Prefect test server instead of starting their 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -44,7 +45,6 @@ class Proc:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,  # its own process group: a kill takes its children too
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
@@ -69,9 +69,11 @@ class Proc:
                 )
 
     def kill(self) -> None:
-        """SIGKILL the command and everything it started (e.g. its temporary Prefect API)."""
-        os.killpg(self.popen.pid, signal.SIGKILL)
-        self.finish()
+        """SIGKILL the command and every process it started (e.g. a temporary Prefect API)."""
+        for pid in [self.popen.pid, *_descendants(self.popen.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
 
     def finish(self, timeout: float = 120.0) -> tuple[int, str, str]:
         try:
@@ -83,6 +85,23 @@ class Proc:
                 f"klines did not finish in {timeout} s:\n{''.join(self.err)[-4000:]}"
             ) from None
         return self.popen.returncode, out, "".join(self.err)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), children before grandchildren."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
 
 
 class Holder:

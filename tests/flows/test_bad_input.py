@@ -30,42 +30,111 @@ def filled_db(sim: Simulator, db_path: Path) -> Path:
     return db_path
 
 
-CASES = {
+BASE = ["--symbols", "BTCUSDT", "--intervals", "1h"]
+# id: (arguments after `ingest --db DB --rest-url SIM`, extra environment, expected text)
+CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
+    # symbols
     "unknown symbol": (
         ["--symbols", "BTCUSDT,NOPEUSDT", "--intervals", "1h"],
+        {},
         "unknown symbol NOPEUSDT",
     ),
-    "invalid interval 1H": (["--symbols", "BTCUSDT", "--intervals", "1H"], "invalid interval '1H'"),
-    "invalid interval 2m": (
-        ["--symbols", "BTCUSDT", "--intervals", "1m,2m"],
-        "invalid interval '2m'",
+    "two unknown symbols": (
+        ["--symbols", "AAAUSDT,BBBUSDT", "--intervals", "1h"],
+        {},
+        "unknown symbols AAAUSDT, BBBUSDT",
     ),
-    "start after end": (
-        [
-            "--symbols",
-            "BTCUSDT",
-            "--intervals",
-            "1h",
-            "--start",
-            "2026-11-02",
-            "--end",
-            "2026-11-01",
-        ],
-        "is not before --end",
+    "dash in symbol": (
+        ["--symbols", "BTC-USDT", "--intervals", "1h"],
+        {},
+        "invalid symbol 'BTC-USDT'",
     ),
-    "start in the future": (
-        ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2999-01-01"],
-        "is in the future",
-    ),
-    "unparseable date": (
-        ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "yesterday"],
-        "cannot parse --start 'yesterday'",
-    ),
-    "symbol with SQL": (
+    "slash in symbol": (["--symbols", "BTC/USDT", "--intervals", "1h"], {}, "invalid symbol"),
+    "SQL in symbol": (
         ["--symbols", "BTCUSDT';DROP TABLE klines;--", "--intervals", "1h"],
+        {},
         "invalid symbol",
     ),
-    "empty symbols": (["--symbols", ",", "--intervals", "1h"], "no symbols given"),
+    "SQL boolean in symbol": (
+        ["--symbols", "BTCUSDT' OR '1'='1", "--intervals", "1h"],
+        {},
+        "invalid symbol",
+    ),
+    "shell substitution": (["--symbols", "$(rm -rf /)", "--intervals", "1h"], {}, "invalid symbol"),
+    "shell pipe": (
+        ["--symbols", "BTCUSDT|cat /etc/passwd", "--intervals", "1h"],
+        {},
+        "invalid symbol",
+    ),
+    "backticks": (["--symbols", "`reboot`", "--intervals", "1h"], {}, "invalid symbol"),
+    "newline in symbol": (
+        ["--symbols", "BTCUSDT\nETHUSDT", "--intervals", "1h"],
+        {},
+        "invalid symbol",
+    ),
+    "non-ASCII symbol": (["--symbols", "BTCÜSDT", "--intervals", "1h"], {}, "invalid symbol"),
+    "one-letter symbol": (["--symbols", "B", "--intervals", "1h"], {}, "invalid symbol"),
+    "overlong symbol": (["--symbols", "X" * 60, "--intervals", "1h"], {}, "invalid symbol"),
+    "empty symbols": (["--symbols", ",", "--intervals", "1h"], {}, "no symbols given"),
+    # intervals
+    "interval 1H": (["--symbols", "BTCUSDT", "--intervals", "1H"], {}, "invalid interval '1H'"),
+    "interval 2m": (["--symbols", "BTCUSDT", "--intervals", "1m,2m"], {}, "invalid interval '2m'"),
+    "interval 1mo": (["--symbols", "BTCUSDT", "--intervals", "1mo"], {}, "invalid interval '1mo'"),
+    "interval 1s": (["--symbols", "BTCUSDT", "--intervals", "1s"], {}, "invalid interval '1s'"),
+    "interval number": (["--symbols", "BTCUSDT", "--intervals", "60"], {}, "invalid interval '60'"),
+    "interval with SQL": (
+        ["--symbols", "BTCUSDT", "--intervals", "1m';--"],
+        {},
+        "invalid interval",
+    ),
+    "empty intervals": (["--symbols", "BTCUSDT", "--intervals", " , "], {}, "no intervals given"),
+    # dates and ranges
+    "unparseable date": ([*BASE, "--start", "yesterday"], {}, "cannot parse --start 'yesterday'"),
+    "month 13": ([*BASE, "--start", "2026-13-01"], {}, "cannot parse --start"),
+    "30 February": ([*BASE, "--start", "2026-02-30"], {}, "cannot parse --start"),
+    "hour 25": ([*BASE, "--start", "2026-11-01T25:00"], {}, "cannot parse --start"),
+    "epoch number": ([*BASE, "--start", "1700000000000"], {}, "cannot parse --start"),
+    "bad end": ([*BASE, "--end", "soon"], {}, "cannot parse --end 'soon'"),
+    "start in the future": ([*BASE, "--start", "2999-01-01"], {}, "is in the future"),
+    "start after end": (
+        [*BASE, "--start", "2026-11-02", "--end", "2026-11-01"],
+        {},
+        "is not before --end",
+    ),
+    "start equals end": (
+        [*BASE, "--start", "2026-11-01", "--end", "2026-11-01T00:00Z"],
+        {},
+        "is not before --end",
+    ),
+    "offsets: start after end": (
+        [*BASE, "--start", "2026-11-01T10:00+02:00", "--end", "2026-11-01T07:00Z"],
+        {},
+        "is not before --end",
+    ),
+    # URLs
+    "ftp URL": ([*BASE, "--rest-url", "ftp://example.com"], {}, "is not a usable URL"),
+    "not a URL": ([*BASE, "--rest-url", "fapi.binance.com"], {}, "is not a usable URL"),
+    "URL without host": ([*BASE, "--rest-url", "http://"], {}, "is not a usable URL"),
+    "URL with bad port": ([*BASE, "--rest-url", "http://127.0.0.1:99999"], {}, "invalid port"),
+    "http WebSocket URL": (
+        BASE,
+        {"KLINES_WS_URL": "http://fstream.binance.com/market"},
+        "KLINES_WS_URL",
+    ),
+    # numbers
+    "weight share above 1": (
+        BASE,
+        {"KLINES_WEIGHT_SHARE": "2"},
+        "KLINES_WEIGHT_SHARE=2 is out of range",
+    ),
+    "weight share not a number": (BASE, {"KLINES_WEIGHT_SHARE": "lots"}, "is not a number"),
+    "negative look-back": (
+        BASE,
+        {"KLINES_LOOKBACK_CANDLES": "-5"},
+        "KLINES_LOOKBACK_CANDLES=-5 is out of range",
+    ),
+    "fractional retries": (BASE, {"KLINES_HTTP_RETRIES": "2.5"}, "is not a number"),
+    "zero read timeout": (BASE, {"KLINES_READ_TIMEOUT": "0"}, "out of range"),
 }
 
 
@@ -73,13 +142,29 @@ CASES = {
 def test_bad_input_exits_2_with_one_line_and_leaves_the_warehouse_alone(
     case: str, sim: Simulator, filled_db: Path
 ) -> None:
-    args, message = CASES[case]
+    args, env, message = CASES[case]
     before = checksum(filled_db)
-    ran = klines("ingest", "--db", str(filled_db), "--rest-url", sim.url, *args)
-    assert ran.code == 2
-    assert ran.err.strip().splitlines()[-1].startswith("error: ")
-    assert message in ran.err
+    argv = ["ingest", "--db", str(filled_db)]
+    if "--rest-url" not in args:
+        argv += ["--rest-url", sim.url]
+    ran = klines(*argv, *args, env=env)
+    assert ran.code == 2, ran.err
+    last = ran.err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last
     assert "Traceback" not in ran.err
+    assert checksum(filled_db) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--intervals", "1h"], ["--symbols", "BTCUSDT"], [*BASE, "--start"], [*BASE, "--frobnicate"]],
+    ids=["no symbols", "no intervals", "option without value", "unknown option"],
+)
+def test_malformed_command_lines_exit_2(args: list[str], filled_db: Path) -> None:
+    before = checksum(filled_db)
+    ran = klines("ingest", "--db", str(filled_db), *args)
+    assert ran.code == 2
+    assert ran.err.strip().splitlines()[-1].startswith("Error: ")
     assert checksum(filled_db) == before
 
 

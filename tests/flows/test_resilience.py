@@ -169,9 +169,11 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
         "2026-10-22",
     )
     rng = random.Random(20261126)
-    # Each child starts its own temporary Prefect API, as on a user's machine: a shared
-    # test server slows to a crawl after many clients are killed mid-request.
-    env = child_env(own_server=True, KLINES_LOCK_TIMEOUT="60")
+    # Each child starts its own temporary Prefect API (in a Prefect home of this test), as
+    # `klines ingest` does on a user's machine; the kill takes that server down too.
+    prefect_home = db_path.parent.parent / "prefect"
+    prefect_home.mkdir()
+    env = child_env(own_server=True, KLINES_LOCK_TIMEOUT="60", PREFECT_HOME=str(prefect_home))
     kills = 0
     while kills < 20:
         proc = Proc(*args, env=env)
@@ -192,7 +194,9 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
             with duckdb.connect(str(db_path), read_only=True) as con:
                 con.execute("SELECT count(*) FROM klines").fetchone()
     assert kills >= 5
-    code, _, err = Proc(*args, env=env).finish()
+    t0 = time.monotonic()
+    code, _, err = Proc(*args, env=env).finish(timeout=600)
+    print(f"final run: {time.monotonic() - t0:.1f} s")
     assert code == 0, err[-2000:]
     assert_equals_truth(
         db_path,
