@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from charts._figure import new_figure, to_png
+from exchange.intervals import INTERVAL_NAMES
 
 # Steps, not a gradient: 98.6 % must not look like 100 %. Grey: nothing expected that day.
 _BOUNDS = [0.0, 0.5, 0.9, 0.99, 0.999999, 1.000001]
@@ -80,23 +81,7 @@ def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverag
     return to_png(fig)
 
 
-_INTERVAL_ORDER = (
-    "1m",
-    "3m",
-    "5m",
-    "15m",
-    "30m",
-    "1h",
-    "2h",
-    "4h",
-    "6h",
-    "8h",
-    "12h",
-    "1d",
-    "3d",
-    "1w",
-    "1M",
-)
+_INTERVAL_ORDER = INTERVAL_NAMES
 
 
 def _label(row: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from exchange.config import DEFAULT_REST_URL, DEFAULT_WS_URL, RestConfig
 from exchange.errors import InvalidInput
+from exchange.klines_ws import check_ws_url
 
 DEFAULT_DB = Path("data") / "klines.duckdb"
 # A series with nothing stored starts this many candles before now (1,000 candles:
@@ -53,7 +54,7 @@ class Settings:
         )
         settings = replace(base, **{k: v for k, v in flags.items() if v is not None})
         _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
-        _check_url(settings.ws_url, "KLINES_WS_URL", ("ws", "wss"))
+        check_ws_url(settings.ws_url)
         return settings
 
     def rest_config(self) -> RestConfig:
@@ -85,6 +86,7 @@ def _number(
 
 
 def _check_url(url: str, where: str, schemes: tuple[str, ...]) -> None:
+    """A REST base URL: one of ``schemes``, a host, and a valid port if any."""
     parts = urlsplit(url)
     if parts.scheme not in schemes or not parts.hostname:
         raise InvalidInput(

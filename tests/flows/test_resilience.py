@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from simulator import Market, Simulator
-from tests.conftest import STORED_SQL, truth_rows
+from tests.conftest import NOW_MS, STORED_SQL, truth_rows
 from tests.flows.helpers import klines
 from tests.flows.procs import Holder, Proc, child_env
 
@@ -151,9 +151,13 @@ def test_an_analyst_session_makes_the_run_wait_then_proceed(
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_sigkill_at_random_moments_loses_nothing_committed(
-    sim: Simulator, market: Market, db_path: Path
-) -> None:
+def test_sigkill_at_random_moments_loses_nothing_committed(market: Market, db_path: Path) -> None:
+    # A weight limit no number of reruns can reach: the frozen clock never opens a new window.
+    with Simulator(market, frozen_ms=NOW_MS, weight_limit=10**9) as sim:
+        _kill_loop(sim, market, db_path)
+
+
+def _kill_loop(sim: Simulator, market: Market, db_path: Path) -> None:
     sim.faults.update(latency_ms=2)
     args = (
         "ingest",
@@ -169,11 +173,7 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
         "2026-10-22",
     )
     rng = random.Random(20261126)
-    # Each child starts its own temporary Prefect API (in a Prefect home of this test), as
-    # `klines ingest` does on a user's machine; the kill takes that server down too.
-    prefect_home = db_path.parent.parent / "prefect"
-    prefect_home.mkdir()
-    env = child_env(own_server=True, KLINES_LOCK_TIMEOUT="60", PREFECT_HOME=str(prefect_home))
+    env = child_env(KLINES_LOCK_TIMEOUT="60")
     kills = 0
     while kills < 20:
         proc = Proc(*args, env=env)
