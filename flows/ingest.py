@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, runtime
 from exchange.errors import IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
+from tasks.charts import publish_coverage_chart
 from tasks.ingest import (
     ingest_series_task,
     publish_completeness,
@@ -257,6 +258,12 @@ def ingest_klines(
             MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
         )
     )
+    try:  # the picture is a convenience: never fail a load because of it
+        publish_coverage_chart(
+            settings.db_path, 14, series, datetime.fromtimestamp(server_ms / 1000, UTC)
+        )
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("coverage chart not published: %s", exc)
     publish_summary(
         [r.as_row() for r in results],
         f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "

@@ -39,11 +39,15 @@ def publish_chart(png: bytes, key: str, title: str, caption: str = "") -> UUID:
 
 
 def coverage_rows(
-    db_path: str, days: int = 14, series: list[tuple[str, str]] | None = None
+    db_path: str,
+    days: int = 14,
+    series: list[tuple[str, str]] | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of the ``coverage`` view for the last ``days`` UTC days, optionally only some
-    (symbol, interval) series. Opens the file read-write (applies migrations) briefly."""
-    since = (datetime.now(UTC) - timedelta(days=days)).date()
+    """Rows of the ``coverage`` view for the ``days`` UTC days up to ``now`` (default: the
+    local clock; the ingest flow passes the exchange's), optionally only some (symbol,
+    interval) series. Opens the file read-write (applies migrations) briefly."""
+    since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
     with Warehouse(db_path).connect() as con:
         cur = con.execute(
             "SELECT market, symbol, interval, day, expected, present, completeness "
@@ -60,11 +64,14 @@ def coverage_rows(
 
 @task(name="publish-coverage-chart", cache_policy=NO_CACHE, persist_result=False)
 def publish_coverage_chart(
-    db_path: str, days: int = 14, series: list[tuple[str, str]] | None = None
+    db_path: str,
+    days: int = 14,
+    series: list[tuple[str, str]] | None = None,
+    now: datetime | None = None,
 ) -> UUID | None:
     """The completeness artifact (key ``klines-coverage``): a series × day heat map of the
     last ``days`` days and the days that are not complete. ``None`` if nothing is stored."""
-    rows = coverage_rows(db_path, days, series)
+    rows = coverage_rows(db_path, days, series, now)
     if not rows:
         return None
     png = render_coverage_png(rows, title=f"Coverage, last {days} days")

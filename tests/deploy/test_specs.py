@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
+from prefect import Flow
+
 from flows.deployments import build_deployments, load_specs
-from flows.ingest import ingest_klines
 
 
 def test_prefect_yaml_declares_the_four_deployments() -> None:
@@ -13,7 +15,7 @@ def test_prefect_yaml_declares_the_four_deployments() -> None:
     assert {n: (s.entrypoint, [c.cron for c in s.schedules]) for n, s in specs.items()} == {
         "ingest-short": ("flows/ingest.py:ingest_klines", ["* * * * *"]),
         "ingest-long": ("flows/ingest.py:ingest_klines", ["1 * * * *"]),
-        "ws-liveness": ("flows/liveness.py:liveness_check", ["*/15 * * * *"]),
+        "ws-liveness": ("flows/liveness.py:ws_liveness", ["*/15 * * * *"]),
         "audit-daily": ("flows/audit.py:audit_klines", ["30 0 * * *"]),
     }
     assert set(specs["ws-liveness"].parameters) == {"symbols", "intervals", "seconds"}
@@ -23,12 +25,12 @@ def test_prefect_yaml_declares_the_four_deployments() -> None:
         assert all(s.timezone == "UTC" for s in spec.schedules)
 
 
-def test_ingest_parameters_fit_the_flow() -> None:
-    accepted = set(inspect.signature(ingest_klines.fn).parameters)
+def test_every_entrypoint_is_a_flow_that_accepts_its_parameters() -> None:
     for spec in load_specs():
-        if spec.module == "flows.ingest":
-            assert spec.function == "ingest_klines"
-            assert set(spec.parameters) <= accepted
+        path, name = spec.entrypoint.split(":")
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+        assert isinstance(flow, Flow), spec.entrypoint
+        assert set(spec.parameters) <= set(inspect.signature(flow.fn).parameters), spec.name
 
 
 def test_serve_builds_the_same_deployments_and_skips_what_cannot_load() -> None:
@@ -44,4 +46,4 @@ def test_serve_builds_the_same_deployments_and_skips_what_cannot_load() -> None:
             assert d.concurrency_limit == 1
         else:
             assert any(n.startswith(f"{spec.name}: ") for n in skipped)
-    assert {"ingest-short", "ingest-long"} <= set(by_name)
+    assert set(by_name) == {s.name for s in specs} and skipped == []

@@ -5,6 +5,7 @@ The warehouse must equal the simulator's truth row for row.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -215,18 +216,36 @@ def test_429_is_waited_out_without_a_ban(market: Market, db_path: Path) -> None:
     )
 
 
-def test_each_run_publishes_a_summary_artifact(sim: Simulator, db_path: Path) -> None:
+def test_each_run_publishes_summary_completeness_and_coverage_artifacts(
+    sim: Simulator, db_path: Path
+) -> None:
     assert (
         ingest(
-            sim, db_path, "--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2026-11-01"
+            sim, db_path, "--symbols", "BTCUSDT", "--intervals", "1m", "--start", "2026-11-01"
         ).code
         == 0
     )
-    with get_client(sync_client=True) as client:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-summary"]))
+    with get_client(sync_client=True) as client:
+
+        def latest(key: str):
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            assert found, key
+            return max(found, key=lambda a: a.created)
+
+        summary, completeness, coverage = (
+            latest(k) for k in ("ingest-summary", "ingest-completeness", "klines-coverage")
         )
-    assert artifacts and artifacts[0].type == "table"
-    assert "BTCUSDT" in str(artifacts[0].data)
+    assert summary.type == "table" and "BTCUSDT" in str(summary.data)
+    # 1,447 minutes from 2026-11-01 00:00 to the open candle, 20 of them maintenance
+    data = completeness.data
+    row = (json.loads(data) if isinstance(data, str) else data)[0]
+    assert (row["expected"], row["present"], row["missing_exchange_empty"]) == (
+        "1447",
+        "1427",
+        "20",
+    )
+    assert coverage.type == "markdown" and "data:image/png;base64," in str(coverage.data)
