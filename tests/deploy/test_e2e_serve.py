@@ -20,6 +20,12 @@ from tests.conftest import STORED_SQL, truth_rows
 from tests.deploy.prefect_server import Processes, free_port, prefect_env, wait_until
 
 pytestmark = pytest.mark.slow
+EXPECTED = {
+    "ingest-klines/ingest-short",
+    "ingest-klines/ingest-long",
+    "ws-liveness/ws-liveness",
+    "audit-klines/audit-daily",
+}
 
 
 async def _deployments(api: str) -> dict[str, object]:
@@ -64,10 +70,10 @@ def test_klines_serve_runs_the_deployments(tmp_path: Path, sim: Simulator) -> No
                 found = asyncio.run(_deployments(api))
             except Exception:
                 return None
-            return found if "ingest-klines/ingest-short" in found else None
+            return found if EXPECTED <= set(found) else None
 
         deployments = wait_until(served, 150, "klines serve to register its deployments", 1.0)
-        assert set(deployments) == {"ingest-klines/ingest-short", "ingest-klines/ingest-long"}
+        assert set(deployments) == EXPECTED
         short = deployments["ingest-klines/ingest-short"]
         assert [s.schedule.cron for s in short.schedules] == ["* * * * *"]
         assert short.parameters == {"symbols": ["BTCUSDT", "ETHUSDT"], "intervals": ["1m", "5m"]}
