@@ -105,7 +105,7 @@ def ingest_series(
     run_id: str,
     server_ms: int,
     source: str = "rest",
-    pages_per_batch: int = 40,
+    pages_per_batch: int = 200,  # ~100k candles per transaction: fewer checkpoints
     workers: int = 4,
     progress: Progress | None = None,
 ) -> SeriesResult:
