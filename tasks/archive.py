@@ -30,8 +30,8 @@ from .series import Progress, SeriesPlan, SeriesResult, ingest_series, store_bat
 log = logging.getLogger("klines.ingest")
 
 SOURCES = ("auto", "archive", "rest")
-# Candles per archive batch (one transaction): about 140 days of 1m, ~45 MB in flight.
-BATCH_CANDLES = 200_000
+# Candles per archive batch (one transaction): about 70 days of 1m.
+BATCH_CANDLES = 100_000
 
 
 def archive_files_for(
