@@ -16,6 +16,9 @@ The tree, and what a caller should do about each branch::
     ├── RestrictedLocation        HTTP 451; Binance refuses this location, retrying cannot help
     ├── SeriesRejected            the exchange refused one series (-1121 invalid symbol, -1120 invalid interval)
     ├── ApiError                  any other error the exchange answered with a code
+    ├── ArchiveError              data.binance.vision (exchange/archive.py); the range falls back to REST
+    │   ├── ArchiveMissing        HTTP 404: the archive lacks this file (not yet published, or never)
+    │   └── ArchiveCorrupt        checksum mismatch or a zip that does not open (retried once)
     └── StreamError               the WebSocket side (exchange/stream.py)
         ├── StreamConnectFailed   no session: ``stage`` is dns_tcp | tls | upgrade | timeout;
         │                         ``status`` is the HTTP status of a refused upgrade
@@ -165,3 +168,19 @@ class MalformedEvent(StreamError):
     def __init__(self, message: str, raw: str | bytes = "") -> None:
         super().__init__(message)
         self.raw = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+
+
+class ArchiveError(ExchangeError):
+    """A bulk-archive file could not be used; the caller loads its range over REST."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ArchiveMissing(ArchiveError):
+    """HTTP 404: the archive has no such file (yet)."""
+
+
+class ArchiveCorrupt(ArchiveError):
+    """The file's SHA-256 differs from its ``.CHECKSUM``, or the zip does not open."""

@@ -28,6 +28,8 @@ SUMMARY_COLUMNS = (
     "interval",
     "status",
     "fetched",
+    "from_archive",
+    "from_rest",
     "inserted",
     "updated",
     "rejected",
@@ -87,10 +89,19 @@ def print_summary(summary: dict[str, Any]) -> None:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
     retries = summary.get("retries") or {}
     retry_text = ", ".join(f"{k} {v}" for k, v in sorted(retries.items())) or "none"
+    archive = (
+        f", {summary['archive_requests']} archive requests "
+        f"({int(summary.get('archive_bytes') or 0) / 1e6:.1f} MB)"
+        if summary.get("archive_requests")
+        else ""
+    )
     click.echo(
         f"run {summary.get('run_id')}: {summary.get('status')}; {summary.get('requests')} requests, "
-        f"weight {summary.get('weight')}, retries: {retry_text}"
+        f"weight {summary.get('weight')}{archive}, retries: {retry_text}"
     )
+    for note in summary.get("notes") or []:
+        if "archive" in note:
+            click.echo(f"  note: {note}")
     for series in summary.get("series", []):
         if series.get("error"):
             click.echo(f"  {series['symbol']} {series['interval']}: {series['error']}")
@@ -115,6 +126,14 @@ def main() -> None:
 @click.option(
     "--reverify-gaps", is_flag=True, help="Fetch gaps the exchange confirmed empty again."
 )
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "archive", "rest"]),
+    default="auto",
+    show_default=True,
+    help="Where whole past days come from: the bulk archive [env KLINES_ARCHIVE_URL], "
+    "REST, or auto (the archive when it saves requests).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
     symbols: str,
@@ -124,9 +143,11 @@ def ingest(
     db: str | None,
     rest_url: str | None,
     reverify_gaps: bool,
+    source: str,
     debug: bool,
 ) -> None:
-    """Fetch closed klines over REST and upsert them into DuckDB (one Prefect flow run)."""
+    """Fetch closed klines (bulk archive and REST) and upsert them into DuckDB (one Prefect
+    flow run)."""
 
     def body() -> int:
         from warehouse.store import check_path
@@ -139,7 +160,15 @@ def ingest(
         for note in notes:
             click.echo(f"note: {note}", err=True)
         summary = run_ingest(
-            syms, ivs, start, end, settings.db_path, settings.rest_url, reverify_gaps
+            syms,
+            ivs,
+            start,
+            end,
+            settings.db_path,
+            settings.rest_url,
+            reverify_gaps,
+            source=source,
+            archive_url=settings.archive_url,
         )
         print_summary(summary)
         return EXIT_OK
@@ -155,6 +184,8 @@ def run_ingest(
     db: str,
     rest_url: str,
     reverify_gaps: bool = False,
+    source: str = "auto",
+    archive_url: str | None = None,
 ) -> dict[str, Any]:
     """Run the ingest flow once as a real Prefect flow run; raise its error on failure."""
     from flows.ingest import ingest_klines
@@ -167,6 +198,8 @@ def run_ingest(
         db=db,
         rest_url=rest_url,
         reverify_gaps=reverify_gaps,
+        source=source,
+        archive_url=archive_url,
         return_state=True,
     )
     result = state.result(raise_on_failure=False)

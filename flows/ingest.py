@@ -10,10 +10,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, runtime
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import wait
 
-from exchange.errors import IpBanned
+from exchange.archive import ArchiveClient
+from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
+from tasks.archive import SOURCES
 from tasks.charts import publish_coverage_chart
 from tasks.ingest import (
     ingest_series_task,
@@ -21,7 +25,8 @@ from tasks.ingest import (
     publish_summary,
     read_exchange_state,
 )
-from tasks.series import SeriesPlan, SeriesResult
+from tasks.progress import BackfillProgress
+from tasks.series import COUNTERS, SeriesPlan, SeriesResult
 from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
@@ -49,6 +54,9 @@ class IngestSummary:
     weight: int = 0
     retries: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    source: str = "auto"
+    archive_requests: int = 0
+    archive_bytes: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +66,9 @@ class IngestSummary:
             "weight": self.weight,
             "retries": self.retries,
             "notes": self.notes,
+            "source": self.source,
+            "archive_requests": self.archive_requests,
+            "archive_bytes": self.archive_bytes,
             "series": [s.as_row() for s in self.series],
         }
 
@@ -168,15 +179,22 @@ def ingest_klines(
     db: str | None = None,
     rest_url: str | None = None,
     reverify_gaps: bool = False,
+    source: str = "auto",
+    archive_url: str | None = None,
 ) -> dict[str, object]:
     """Load closed USD-M klines for every (symbol, interval) into the DuckDB warehouse.
 
-    Without ``start`` each series resumes after its newest stored candle. Raises
+    Without ``start`` each series resumes after its newest stored candle. ``source``:
+    ``auto`` reads whole past days from the bulk archive (``KLINES_ARCHIVE_URL``) when they
+    hold at least a REST page of candles and REST for the rest; ``archive`` uses the archive
+    for every whole past day; ``rest`` never touches the archive. Raises
     ``IngestIncomplete`` (the flow run fails) when a series failed or rows were rejected.
     """
     logger = get_run_logger()
     check_warehouse()
-    settings = Settings.from_env(db_path=db, rest_url=rest_url)
+    if source not in SOURCES:
+        raise InvalidInput(f"--source {source!r}: use one of {', '.join(SOURCES)}")
+    settings = Settings.from_env(db_path=db, rest_url=rest_url, archive_url=archive_url)
     syms, notes = parse_symbols(symbols)
     ivs = parse_intervals(intervals)
     start_at, end_at = parse_time(start, "--start"), parse_time(end, "--end")
@@ -221,9 +239,21 @@ def ingest_klines(
             gaps=gaps,
             run_id=run_id,
         )
+    if source == "auto" and not settings.archive_url_chosen():
+        # REST points at another host (a proxy, the simulator): do not mix in Binance's
+        # own archive unless KLINES_ARCHIVE_URL says where that host's archive is.
+        source = "rest"
+    archive = ArchiveClient(settings.archive_config()) if source != "rest" else None
+    progress = BackfillProgress(
+        sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in plan.fetch)
+    )
     futures = [
-        ingest_series_task.submit(p, client, warehouse, run_id, server_ms) for p in plan.fetch
+        ingest_series_task.submit(
+            p, client, warehouse, run_id, server_ms, archive, source, progress
+        )
+        for p in plan.fetch
     ]
+    _follow(futures, progress)
     results = _merge_results([f.result() for f in futures])
     if any(r.status == "banned" for r in results):
         _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
@@ -236,7 +266,18 @@ def ingest_klines(
         weight=client.stats.weight,
         retries=dict(client.stats.retries),
         notes=notes,
+        source=source,
+        archive_requests=archive.stats.requests if archive else 0,
+        archive_bytes=archive.stats.bytes if archive else 0,
     )
+    if archive is not None:
+        retries = {f"archive {k}": v for k, v in archive.stats.retries.items()}
+        summary.retries.update(retries)
+        if archive.stats.corrupt:
+            summary.notes.append(
+                f"{archive.stats.corrupt} archive files failed verification twice "
+                "(checksum mismatch or corrupt zip); their days were loaded over REST"
+            )
     warehouse.record_run(
         {
             "run_id": run_id,
@@ -245,7 +286,13 @@ def ingest_klines(
             "finished_at": datetime.now(UTC).isoformat(),
             "status": summary.status,
             "parameters": json.dumps(
-                {"symbols": syms, "intervals": ivs, "start": start, "end": end}
+                {
+                    "symbols": syms,
+                    "intervals": ivs,
+                    "start": start,
+                    "end": end,
+                    "source": source,
+                }
             ),
             "requests": summary.requests,
             "weight": summary.weight,
@@ -267,7 +314,7 @@ def ingest_klines(
     publish_summary(
         [r.as_row() for r in results],
         f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
-        f"retries {summary.retries or 'none'}",
+        f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
     )
     logger.info("ingest %s: %s", summary.status, _counts(results))
     if summary.status != "ok":
@@ -291,15 +338,7 @@ def _merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
             merged[key] = r
             continue
         m = merged[key]
-        for name in (
-            "fetched",
-            "inserted",
-            "updated",
-            "rejected",
-            "open_skipped",
-            "requests",
-            "weight",
-        ):
+        for name in COUNTERS:
             setattr(m, name, getattr(m, name) + getattr(r, name))
         m.seconds = max(m.seconds, r.seconds)
         if r.status not in ("ok", "nothing-to-do") and m.status in ("ok", "nothing-to-do"):
@@ -307,6 +346,21 @@ def _merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
         elif m.status == "nothing-to-do":
             m.status = r.status
     return list(merged.values())
+
+
+def _follow(futures: list, progress: BackfillProgress, every_s: float = 1.0) -> None:
+    """Wait for the series tasks, keeping the progress artifact current (large runs only)."""
+    if progress.total < 10_000:
+        wait(futures)
+        return
+    artifact_id = create_progress_artifact(
+        progress=0.0, key="ingest-progress", description="Candles accounted for, in percent"
+    )
+    pending = list(futures)
+    while pending:
+        pending = list(wait(pending, timeout=every_s).not_done)
+        update_progress_artifact(artifact_id, progress=round(100 * progress.fraction(), 1))
+    progress.close()
 
 
 def _overall(results: list[SeriesResult]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from exchange.archive import DEFAULT_ARCHIVE_URL, ArchiveConfig
 from exchange.config import DEFAULT_REST_URL, DEFAULT_WS_URL, RestConfig
 from exchange.errors import InvalidInput
 from exchange.klines_ws import check_ws_url
@@ -25,6 +26,7 @@ class Settings:
 
     rest_url: str = DEFAULT_REST_URL
     ws_url: str = DEFAULT_WS_URL
+    archive_url: str = DEFAULT_ARCHIVE_URL
     db_path: str = str(DEFAULT_DB)
     lookback_candles: int = DEFAULT_LOOKBACK_CANDLES
     weight_share: float = 0.8
@@ -41,6 +43,7 @@ class Settings:
         base = cls(
             rest_url=env.get("KLINES_REST_URL") or DEFAULT_REST_URL,
             ws_url=env.get("KLINES_WS_URL") or DEFAULT_WS_URL,
+            archive_url=env.get("KLINES_ARCHIVE_URL") or DEFAULT_ARCHIVE_URL,
             db_path=env.get("KLINES_DB") or str(DEFAULT_DB),
             lookback_candles=_number(
                 env, "KLINES_LOOKBACK_CANDLES", int, DEFAULT_LOOKBACK_CANDLES, 1, 10**7
@@ -55,7 +58,20 @@ class Settings:
         settings = replace(base, **{k: v for k, v in flags.items() if v is not None})
         _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
         check_ws_url(settings.ws_url)
+        _check_url(settings.archive_url, "KLINES_ARCHIVE_URL", ("http", "https"))
         return settings
+
+    def archive_url_chosen(self) -> bool:
+        """Whether the archive to use is clear: set explicitly, or REST is Binance's own."""
+        return self.archive_url != DEFAULT_ARCHIVE_URL or self.rest_url == DEFAULT_REST_URL
+
+    def archive_config(self) -> ArchiveConfig:
+        return ArchiveConfig(
+            base_url=self.archive_url,
+            read_timeout=max(self.read_timeout, 30.0),
+            max_retries=min(self.http_retries, 4),
+            backoff_base=self.backoff_base,
+        )
 
     def rest_config(self) -> RestConfig:
         return RestConfig(

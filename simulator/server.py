@@ -17,6 +17,7 @@ from dataclasses import asdict
 from types import TracebackType
 
 from simulator import canned
+from simulator.archive import Archive
 from simulator.clock import SimClock
 from simulator.endpoints import BinanceApi, Endpoint
 from simulator.faults import Faults
@@ -63,6 +64,7 @@ class Simulator:
         self.limiter = WeightLimiter(weight_limit, weight_window_s, ban_seconds, ban_after)
         self.api = BinanceApi(self.market, self.faults, weight_limit, int(weight_window_s))
         self.routes: dict[str, Endpoint] = self.api.routes()
+        self.archive = Archive(self.market)  # data.binance.vision; faults: ``sim.archive.faults``
         self.upgrade_handlers: dict[str, UpgradeHandler] = {}
         self.ws = WsFeed(self.market, self.clock)  # settings and faults: ``sim.ws.settings``
         for prefix in ROUTE_PREFIXES:
@@ -126,6 +128,7 @@ class Simulator:
         untouched)."""
         self.faults.reset()
         self.ws.reset()
+        self.archive.reset()
         self.faults.update(seed=self._default_seed)
         self.stats.reset()
         self.limiter.reset()
@@ -237,6 +240,10 @@ class Simulator:
         if delay:
             await asyncio.sleep(delay)
         now = self.clock.now_ms()
+        if req.path.startswith("/data/"):  # the bulk archive: another host, no weight
+            resp = await asyncio.to_thread(self.archive.handle, req, now)
+            await self._write(writer, resp, keep)
+            return keep
         endpoint = self.routes.get(req.path)
         if self.faults.restricted:
             self.stats.record_fault("restricted")
@@ -314,7 +321,7 @@ class Simulator:
     # ------------------------------------------------------------------ control
 
     def _control(self, req: Request) -> Response:
-        """``/_sim/clock``, ``/_sim/faults``, ``/_sim/ws``, ``/_sim/reset``, ``/_sim/stats``."""
+        """``/_sim/clock``, ``/_sim/faults``, ``/_sim/archive``, ``/_sim/ws``, ``/_sim/reset``, ``/_sim/stats``."""
         try:
             body = req.json() if req.method == "POST" else {}
             if not isinstance(body, dict):
@@ -326,6 +333,10 @@ class Simulator:
             if req.path == "/_sim/faults" and req.method == "POST":
                 self.faults.update(**body)
                 return Response.json(200, self.faults.to_json())
+            if req.path == "/_sim/archive" and req.method == "POST":
+                self.archive.faults.update(**body)
+            if req.path == "/_sim/archive":
+                return Response.json(200, self.archive.faults.to_json())
             if req.path == "/_sim/ws" and req.method == "POST":
                 self.ws.settings.update(**body)
             if req.path == "/_sim/ws":

@@ -10,10 +10,12 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from exchange.archive import ArchiveClient
 from exchange.rest import ExchangeInfo, RestClient
 from warehouse.store import Warehouse
 
-from .series import SeriesPlan, SeriesResult, ingest_series
+from .archive import archive_files_for, ingest_series_archive, min_file_candles
+from .series import Progress, SeriesPlan, SeriesResult, ingest_series
 
 
 @task(name="read-exchange-state", cache_policy=NO_CACHE, persist_result=False)
@@ -30,11 +32,41 @@ def read_exchange_state(client: RestClient) -> tuple[ExchangeInfo, int]:
     persist_result=False,
 )
 def ingest_series_task(
-    plan: SeriesPlan, client: RestClient, warehouse: Warehouse, run_id: str, server_ms: int
+    plan: SeriesPlan,
+    client: RestClient,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+    archive: ArchiveClient | None = None,
+    source: str = "rest",
+    progress: Progress | None = None,
 ) -> SeriesResult:
-    """Fetch, validate and upsert one series (see :func:`tasks.series.ingest_series`)."""
+    """Fetch, validate and upsert one series: archive files where ``source`` wants them
+    (:func:`tasks.archive.ingest_series_archive`), else REST
+    (:func:`tasks.series.ingest_series`)."""
+    workers = client.config.workers
+    files = archive_files_for(plan, source, server_ms, client.config.page_limit) if archive else []
+    if files and archive is not None:
+        return ingest_series_archive(
+            plan,
+            files,
+            archive,
+            client,
+            warehouse,
+            run_id=run_id,
+            server_ms=server_ms,
+            workers=workers,
+            min_candles=min_file_candles(source, client.config.page_limit),
+            progress=progress,
+        )
     return ingest_series(
-        plan, client, warehouse, run_id=run_id, server_ms=server_ms, workers=client.config.workers
+        plan,
+        client,
+        warehouse,
+        run_id=run_id,
+        server_ms=server_ms,
+        workers=workers,
+        progress=progress,
     )
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 from exchange.config import klines_weight
 from exchange.errors import ExchangeError, IpBanned
@@ -56,11 +58,43 @@ class SeriesResult:
     seconds: float = 0.0
     error: str = ""
     banned_until_ms: int = 0
+    from_archive: int = 0  # of ``fetched``: candles read from archive files
+    archive_files: int = 0
+    archive_fallbacks: int = 0  # archive files that failed verification: loaded over REST
+
+    @property
+    def from_rest(self) -> int:
+        return self.fetched - self.from_archive
 
     def as_row(self) -> dict[str, object]:
         row = asdict(self)
         del row["banned_until_ms"]
+        row["from_rest"] = self.from_rest
         return row
+
+    def absorb(self, other: SeriesResult) -> None:
+        """Add ``other``'s counters (a sub-range of the same series) to this result."""
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.status not in ("ok", "nothing-to-do", "rejected-rows"):
+            self.status, self.error = other.status, other.error
+            self.banned_until_ms = other.banned_until_ms
+
+
+COUNTERS = (
+    "fetched",
+    "inserted",
+    "updated",
+    "rejected",
+    "open_skipped",
+    "requests",
+    "weight",
+    "from_archive",
+    "archive_files",
+    "archive_fallbacks",
+)
+Progress = Callable[[int], None]
+"""Called with the number of expected candles a step has just accounted for."""
 
 
 def ingest_series(
@@ -71,8 +105,9 @@ def ingest_series(
     run_id: str,
     server_ms: int,
     source: str = "rest",
-    pages_per_batch: int = 40,
+    pages_per_batch: int = 200,  # ~100k candles per transaction: fewer checkpoints
     workers: int = 4,
+    progress: Progress | None = None,
 ) -> SeriesResult:
     """Load one series; never raises for exchange errors, it reports them in the result."""
     started = time.monotonic()
@@ -96,6 +131,8 @@ def ingest_series(
             if pages:
                 fetched = (chunk[0].start_ms, chunk[len(pages) - 1].end_ms + 1)
                 _load(pages, plan, warehouse, run_id, server_ms, source, result, fetched)
+                if progress is not None:
+                    progress(interval.count(*fetched))
             if error is not None:
                 # Account for what this run could not load; the next run resumes here.
                 failed_from = chunk[len(pages)].start_ms
@@ -142,12 +179,37 @@ def _load(
     close = batch["close_time_ms"].to_numpy(dtype="float64", na_value=np.nan)
     is_open = close >= now
     result.open_skipped += int(is_open.sum())
-    batch = batch[~is_open]
+    store_batch(
+        batch[~is_open],
+        lambda page, row: raw_row(bodies, page, row),
+        plan,
+        warehouse,
+        run_id,
+        source,
+        result,
+        fetched,
+    )
+
+
+def store_batch(
+    batch: pd.DataFrame,
+    raw_of: Callable[[int, int], str],
+    plan: SeriesPlan,
+    warehouse: Warehouse,
+    run_id: str,
+    source: str,
+    result: SeriesResult,
+    fetched: tuple[int, int],
+) -> None:
+    """Validate a parsed batch of closed candles and upsert it (rejects quarantined).
+
+    ``raw_of(page, row)`` gives a rejected row exactly as the source sent it.
+    """
     checked = validate_batch(batch, plan.interval)
     rejects = [
         {
             "open_time_ms": None if open_ms is None or open_ms != open_ms else int(open_ms),
-            "raw": raw_row(bodies, int(page), int(row)),
+            "raw": raw_of(int(page), int(row)),
             "failed_checks": list(checks),
         }
         for open_ms, page, row, checks in zip(

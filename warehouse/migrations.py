@@ -154,6 +154,16 @@ CREATE TABLE rate_limit_bans (
 """,
     ),
     (4, "analyst views and macros: latest_klines, gaps, coverage, resample", _ANALYST_SQL),
+    (
+        5,
+        "candles per source (bulk archive or REST) in the run log",
+        """
+ALTER TABLE ingest_run_series ADD COLUMN from_archive BIGINT;
+ALTER TABLE ingest_run_series ADD COLUMN from_rest BIGINT;
+ALTER TABLE ingest_run_series ADD COLUMN archive_files BIGINT;
+ALTER TABLE ingest_run_series ADD COLUMN archive_fallbacks BIGINT;
+""",
+    ),
 )
 
 

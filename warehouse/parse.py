@@ -9,10 +9,12 @@ validation rejects its row instead of storing a rounded value.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -28,25 +30,34 @@ def _exact_decimal(expr: str, sql_type: str, scale: int) -> str:
     )
 
 
-def _value_expr(index: int, sql: str) -> str:
-    expr = f"k[{index + 1}]"
+def _value_expr(index: int, sql: str, field: Callable[[int], str] = lambda i: f"k[{i + 1}]") -> str:
+    expr = field(index)
     if sql == "BIGINT":
         return f"TRY_CAST({expr} AS BIGINT)"
     scale = PRICE_SCALE if sql.startswith("DECIMAL(18") else QTY_SCALE
     return _exact_decimal(expr, sql, scale)
 
 
-_SELECT = ",\n".join(
-    [
-        "page",
-        "row",
-        "TRY_CAST(k[1] AS BIGINT) AS open_time_ms",
-        *(f"{_value_expr(f.index, f.sql)} AS {f.name}" for f in VALUE_FIELDS[:5]),
-        "TRY_CAST(k[7] AS BIGINT) AS close_time_ms",
-        *(f"{_value_expr(f.index, f.sql)} AS {f.name}" for f in VALUE_FIELDS[5:]),
-        "len(k)::BIGINT AS n_fields",
-    ]
-)
+def _select(
+    field: Callable[[int], str],
+    time: Callable[[str], str],
+    n_fields: str,
+    keys: tuple[str, ...] = ("page", "row"),
+) -> str:
+    """The batch's columns from the 12 raw text fields (``field(i)`` is Binance's index i)."""
+    return ",\n".join(
+        [
+            *keys,
+            f"{time(f'TRY_CAST({field(0)} AS BIGINT)')} AS open_time_ms",
+            *(f"{_value_expr(f.index, f.sql, field)} AS {f.name}" for f in VALUE_FIELDS[:5]),
+            f"{time(f'TRY_CAST({field(6)} AS BIGINT)')} AS close_time_ms",
+            *(f"{_value_expr(f.index, f.sql, field)} AS {f.name}" for f in VALUE_FIELDS[5:]),
+            f"{n_fields} AS n_fields",
+        ]
+    )
+
+
+_SELECT = _select(lambda i: f"k[{i + 1}]", lambda e: e, "len(k)::BIGINT")
 # Fast path: rows as VARCHAR[]; a row that is not an array becomes NULL and is
 # recovered by the slow path, which keeps each row as JSON first.
 _FAST_SQL = f"""
@@ -91,3 +102,92 @@ def parse_pages(
 def raw_row(bodies: Sequence[str], page: int, row: int) -> str:
     """The row exactly as the exchange sent it, as JSON text (for the rejects table)."""
     return json.dumps(json.loads(bodies[page])[row], separators=(",", ":"))
+
+
+# -- archive CSVs (data.binance.vision) ----------------------------------------------
+
+# Newer futures files start with this header; older ones have none (fact sheet §6).
+ARCHIVE_HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+    "taker_buy_volume,taker_buy_quote_volume,ignore"
+)
+# Spot archives moved to microseconds in 2025; normalise any time by magnitude.
+_MICROS_ABOVE = 10**14
+_CSV_COLUMNS = {f"c{i}": "VARCHAR" for i in range(12)}
+
+
+def _ms_from_any(expr: str) -> str:
+    return f"CASE WHEN {expr} > {_MICROS_ABOVE} THEN {expr} // 1000 ELSE {expr} END"
+
+
+_CSV_SELECT = _select(
+    lambda i: f"c{i}",
+    _ms_from_any,
+    "(" + " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(12)) + ")",
+    keys=(),
+)
+
+
+def has_header(data: bytes) -> bool:
+    """Whether an archive CSV starts with a header row (its first field is not a number)."""
+    first = data[:64].split(b"\n", 1)[0].split(b",", 1)[0].strip()
+    return bool(first) and not first.lstrip(b"-").isdigit()
+
+
+def csv_rows(data: bytes) -> bytes:
+    """The data rows of an archive CSV: header dropped, CRLF and blank lines removed,
+    ending with exactly one newline (so the row count is the newline count)."""
+    if has_header(data):
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    data = data.strip(b"\n")
+    if b"\n\n" in data:
+        data = b"\n".join(line for line in data.split(b"\n") if line.strip())
+    return data + b"\n" if data else b""
+
+
+def parse_csv(files: Sequence[bytes], con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+    """Parse archive CSVs (header or not, ms or µs times) into one batch.
+
+    Same columns and exactness as :func:`parse_pages`: ``page`` is the file's index in
+    ``files``, ``row`` the data row within it. Every field is read as text by DuckDB's CSV
+    reader and then cast with the same exact DECIMAL rules as the REST bodies.
+    """
+    bodies = [csv_rows(f) for f in files]
+    counts = np.fromiter((b.count(b"\n") for b in bodies), dtype="int64", count=len(bodies))
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        if counts.sum():
+            raw = con.read_csv(  # noqa: F841
+                io.BytesIO(b"".join(bodies)),
+                header=False,
+                sep=",",
+                quotechar="",
+                escapechar="",
+                columns=_CSV_COLUMNS,
+                null_padding=True,
+                strict_mode=False,
+                auto_detect=False,
+            )
+        else:
+            raw = con.sql(  # noqa: F841
+                "SELECT " + ", ".join(f"NULL::VARCHAR AS c{i}" for i in range(12)) + " LIMIT 0"
+            )
+        table = con.sql(f"SELECT {_CSV_SELECT} FROM raw").to_arrow_table()
+    finally:
+        if own:
+            con.close()
+    if table.num_rows != int(counts.sum()):
+        raise ValueError(f"CSV reader saw {table.num_rows} rows, expected {int(counts.sum())}")
+    page = np.repeat(np.arange(len(bodies), dtype="int64"), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    row = np.arange(int(counts.sum()), dtype="int64") - starts
+    table = table.add_column(0, "row", pa.array(row)).add_column(0, "page", pa.array(page))
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def raw_csv_row(files: Sequence[bytes], page: int, row: int) -> str:
+    """One archive row exactly as the file has it (for the rejects table)."""
+    return csv_rows(files[page]).split(b"\n")[row].decode(errors="replace")

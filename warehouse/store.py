@@ -242,10 +242,6 @@ class Warehouse:
                     FROM staged""",
                     [market, symbol, interval],
                 )
-                inserted = _count(
-                    con,
-                    "SELECT count(*) FROM stg s ANTI JOIN klines k USING (market, symbol, interval, open_time)",
-                )
                 updated = _count(
                     con,
                     f"""INSERT INTO klines_revisions
@@ -257,18 +253,27 @@ class Warehouse:
                     WHERE {differs}""",
                     [run_id],
                 )
-                sets = ", ".join(
-                    f"{c} = EXCLUDED.{c}"
-                    for c in (*_UPDATED_COLUMNS, "source", "ingested_at", "run_id")
-                )
-                changed = " OR ".join(
-                    f"klines.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _UPDATED_COLUMNS
-                )
-                con.execute(
-                    f"""INSERT INTO klines BY NAME
-                    SELECT *, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id FROM stg
-                    ON CONFLICT (market, symbol, interval, open_time)
-                    DO UPDATE SET {sets} WHERE {changed}""",
+                if updated:
+                    # Only changed candles are touched: unchanged ones keep their lineage.
+                    sets = ", ".join(
+                        f"{c} = s.{c}"
+                        for c in (*_UPDATED_COLUMNS, "source", "ingested_at", "run_id")
+                    )
+                    con.execute(
+                        f"""UPDATE klines AS k SET {sets}
+                        FROM (SELECT *, ?::VARCHAR AS source, now() AS ingested_at,
+                                     ?::VARCHAR AS run_id FROM stg) s
+                        WHERE k.market = s.market AND k.symbol = s.symbol
+                          AND k.interval = s.interval AND k.open_time = s.open_time
+                          AND ({differs})""",
+                        [source, run_id],
+                    )
+                # New candles: a plain insert of the keys not stored yet (no conflict path).
+                inserted = _count(
+                    con,
+                    """INSERT INTO klines BY NAME
+                    SELECT s.*, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
+                    FROM stg s ANTI JOIN klines k USING (market, symbol, interval, open_time)""",
                     [source, run_id],
                 )
                 if len(rejects):

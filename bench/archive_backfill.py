@@ -1,0 +1,110 @@
+"""Benchmark (c): archive backfill from the simulator, next to DuckDB's own CSV ceiling.
+
+The simulator (40 ± 10 ms latency) serves monthly 1m files; every file is fetched once
+before timing so its generation is not measured. Timed: the series pipeline
+(:func:`tasks.archive.ingest_series_archive`: download, SHA-256, unzip, parse, validate,
+upsert with ``source = 'archive'``). Ceiling, in the same run: one ``INSERT … SELECT``
+from DuckDB's ``read_csv`` over all the unzipped CSVs into an empty copy of ``klines``
+(same types, same primary key).
+
+Run: ``uv run python -m bench.archive_backfill [--symbols 2] [--months 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from exchange.archive import ArchiveClient, ArchiveConfig, plan_archive
+from exchange.config import RestConfig
+from exchange.rest import RestClient
+from tasks.archive import ingest_series_archive
+from tasks.series import SeriesPlan
+from warehouse.schema import KLINES_COLUMNS
+from warehouse.store import Warehouse
+
+from .common import bench_simulator, ms, print_table
+
+HEADERS = ("job", "candles", "seconds", "candles/s", "share of ceiling", "target")
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "XRPUSDT", "SOLUSDT")
+
+
+def ceiling_sql(files: list[str]) -> tuple[str, str]:
+    ddl = ", ".join(f"{name} {sql}" for name, sql in KLINES_COLUMNS)
+    create = f"CREATE TABLE k ({ddl}, PRIMARY KEY (market, symbol, interval, open_time))"
+    cols = {
+        "open_time": "BIGINT", "open": "DECIMAL(18,8)", "high": "DECIMAL(18,8)",
+        "low": "DECIMAL(18,8)", "close": "DECIMAL(18,8)", "volume": "DECIMAL(38,12)",
+        "close_time": "BIGINT", "quote_volume": "DECIMAL(38,12)", "count": "BIGINT",
+        "taker_buy_volume": "DECIMAL(38,12)", "taker_buy_quote_volume": "DECIMAL(38,12)",
+        "ignore": "VARCHAR",
+    }  # fmt: skip
+    file_list = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    insert = f"""INSERT INTO k SELECT 'usdm', split_part(parse_filename(filename), '-', 1), '1m',
+        epoch_ms(open_time), open, high, low, close, volume, epoch_ms(close_time),
+        quote_volume, count, taker_buy_volume, taker_buy_quote_volume, 'archive', now(), 'bench'
+        FROM read_csv({file_list}, header = true, columns = {cols}, filename = true)"""
+    return create, insert
+
+
+def run(symbols: int = 2, months: int = 4) -> list[list]:
+    sim = bench_simulator()
+    try:
+        start, end = ms(2026, 10 - months), ms(2026, 10)
+        syms = SYMBOLS[:symbols]
+        archive = ArchiveClient(ArchiveConfig(base_url=sim.url))
+        rest = RestClient(RestConfig(base_url=sim.url))
+        with tempfile.TemporaryDirectory() as tmp:
+            csvs = []
+            for sym in syms:  # fetch once (the simulator caches), keep the CSVs for DuckDB
+                for f in plan_archive(sym, "1m", start, end, end):
+                    path = Path(tmp) / f.name.replace(".zip", ".csv")
+                    path.write_bytes(archive.fetch_csv(f))
+                    csvs.append(str(path))
+            warehouse = Warehouse(Path(tmp) / "c.duckdb")
+            t0 = time.perf_counter()
+            n = 0
+            for sym in syms:
+                plan = SeriesPlan("usdm", sym, "1m", start, end)
+                files = plan_archive(sym, "1m", start, end, end)
+                result = ingest_series_archive(
+                    plan, files, archive, rest, warehouse, run_id="bench", server_ms=end + 1
+                )
+                assert result.status == "ok" and result.from_rest == 0, result
+                n += result.inserted
+            ours = time.perf_counter() - t0
+            con = duckdb.connect(str(Path(tmp) / "ceiling.duckdb"))
+            con.execute("SET TimeZone = 'UTC'")
+            create, insert = ceiling_sql(csvs)
+            con.execute(create)
+            t0 = time.perf_counter()
+            con.execute(insert)
+            ceiling_n = con.execute("SELECT count(*) FROM k").fetchone()[0]
+            con.close()  # the checkpoint is part of writing the file
+            ceiling = time.perf_counter() - t0
+    finally:
+        sim.stop()
+    assert ceiling_n == n, (ceiling_n, n)
+    share = (n / ours) / (ceiling_n / ceiling)
+    return [
+        [f"archive pipeline ({symbols} symbols × {months} months)", n, ours, n / ours,
+         f"{share:.0%}", "≥ 60 %"],
+        ["DuckDB ceiling: read_csv → klines copy", ceiling_n, ceiling, ceiling_n / ceiling,
+         "100%", ""],
+    ]  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--symbols", type=int, default=2)
+    p.add_argument("--months", type=int, default=4)
+    args = p.parse_args()
+    print_table("(c) archive backfill, 1m monthly files", HEADERS, run(args.symbols, args.months))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Every benchmark in one run, one combined table (each figure next to its limit).
+
+Run: ``uv run python -m bench.run_all [--quick]`` (``--quick``: smaller jobs, same shape).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import archive_backfill, incremental, memory, pipeline, rest_backfill
+from .common import print_table
+
+HEADERS = ("bench", "job", "figure", "limit / ceiling (same run)", "share", "notes")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    quick = p.parse_args().quick
+    rows: list[list] = []
+    for r in rest_backfill.run(windows=1.0 if quick else 2.0):
+        rows.append(["(a) REST", f"{r[0]}, limit {r[1]:,}", f"{r[4]:,.0f} candles/s",
+                     f"{r[5]:,.0f} candles/s", r[6], f"{r[7]} requests, 429s {r[8]}, 418s {r[9]}"])  # fmt: skip
+    for r in pipeline.run(250_000 if quick else 1_000_000):
+        rows.append(
+            ["(b) pipeline", r[0], f"{r[2]:,.0f} candles/s", r[3] or "", "", f"{r[1]:.2f} s"]
+        )
+    ours, ceiling = archive_backfill.run(2, 2 if quick else 4)
+    rows.append(["(c) archive", ours[0], f"{ours[3]:,.0f} candles/s",
+                 f"{ceiling[3]:,.0f} candles/s (DuckDB read_csv)", ours[4], "target ≥ 60 %"])  # fmt: skip
+    (d,) = incremental.run(100)
+    rows.append(["(d) incremental", f"{d[1]} series, {d[2]} new candles", f"{d[4]:.1f} s",
+                 "5 s", f"{d[4] / 5:.0%}", f"{d[3]} requests; wall {d[5]:.1f} s"])  # fmt: skip
+    (e,) = memory.run(10 if not quick else 2, 12 if not quick else 2)
+    rows.append(["(e) memory", e[0], f"{e[4]:,.0f} MiB peak RSS", "1,024 MiB",
+                 f"{e[4] / 1024:.0%}", f"{e[1]:,} candles in {e[2]:.0f} s"])  # fmt: skip
+    print()
+    print_table("All benchmarks (one run)", HEADERS, rows)
+
+
+if __name__ == "__main__":
+    main()

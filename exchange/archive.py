@@ -1,0 +1,270 @@
+"""Bulk kline archives of data.binance.vision: plan, download, verify, unzip.
+
+Layout (fact sheet §6)::
+
+    data/futures/um/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01.zip       (+ .CHECKSUM)
+    data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-02-03.zip      (+ .CHECKSUM)
+
+A ``.CHECKSUM`` file holds ``<sha256 hex>  <file name>``. Monthly files use ``1mo`` for the
+``1M`` interval; daily files exist only for ``1m`` … ``1d``. A 404 means "the archive lacks
+it" (recent files appear a day or more late, and whole days have gone missing); the caller
+loads that range over REST instead. No Prefect, no DuckDB here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import random
+import threading
+import time
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import ArchiveCorrupt, ArchiveMissing, ExchangeUnreachable, NetworkError, ServerError
+from .intervals import DAY_MS, Interval
+
+log = logging.getLogger("klines.archive")
+
+DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
+# Intervals whose candles nest in UTC days, so a day's or month's file holds exactly the
+# candles opening in it (binance-public-data python/enums.py DAILY_INTERVALS, minus 1s).
+ARCHIVE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """Where the archive is and how patiently to download from it."""
+
+    base_url: str = DEFAULT_ARCHIVE_URL
+    connect_timeout: float = 3.05
+    read_timeout: float = 30.0
+    max_retries: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    corrupt_retries: int = 1
+    workers: int = 4
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """One archive file: the candles of ``symbol``/``interval`` opening in [start_ms, end_ms)."""
+
+    symbol: str
+    interval: str
+    period: str  # "monthly" | "daily"
+    start_ms: int
+    end_ms: int
+
+    @property
+    def name(self) -> str:
+        day = datetime.fromtimestamp(self.start_ms / 1000, UTC)
+        when = f"{day:%Y-%m}" if self.period == "monthly" else f"{day:%Y-%m-%d}"
+        return f"{self.symbol}-{archive_interval(self.interval)}-{when}.zip"
+
+    @property
+    def path(self) -> str:
+        iv = archive_interval(self.interval)
+        return f"data/futures/um/{self.period}/klines/{self.symbol}/{iv}/{self.name}"
+
+
+def archive_interval(interval: str) -> str:
+    """The interval as spelled in archive paths: ``1mo`` for the month, else unchanged."""
+    return "1mo" if interval == "1M" else interval
+
+
+def plan_archive(
+    symbol: str, interval: str, start_ms: int, end_ms: int, today_ms: int
+) -> list[ArchiveFile]:
+    """Archive files covering the whole UTC days of ``[start_ms, end_ms)`` before ``today_ms``.
+
+    Whole calendar months become one monthly file, the remaining whole days daily files;
+    everything else (a partial first or last day, today) is left to REST. Returns the
+    files in time order; empty for intervals the daily archive does not serve.
+    """
+    if interval not in ARCHIVE_INTERVALS:
+        return []
+    day = Interval("1d", DAY_MS)
+    first = day.ceil(start_ms)
+    last = min(day.floor(end_ms), day.floor(today_ms))
+    files: list[ArchiveFile] = []
+    month = Interval.parse("1M")
+    cursor = first
+    while cursor < last:
+        m_start = month.floor(cursor)
+        m_end = month.add(m_start, 1)
+        if m_start == cursor and m_end <= last:
+            files.append(ArchiveFile(symbol, interval, "monthly", cursor, m_end))
+            cursor = m_end
+        else:
+            files.append(ArchiveFile(symbol, interval, "daily", cursor, cursor + DAY_MS))
+            cursor += DAY_MS
+    return files
+
+
+def split_month(f: ArchiveFile) -> list[ArchiveFile]:
+    """The daily files of a monthly file (used when the monthly one is not published yet)."""
+    return [
+        ArchiveFile(f.symbol, f.interval, "daily", t, t + DAY_MS)
+        for t in range(f.start_ms, f.end_ms, DAY_MS)
+    ]
+
+
+def parse_checksum(text: str, name: str) -> str:
+    """The SHA-256 hex digest of ``name`` from ``.CHECKSUM`` text (``<hex>  <name>``).
+
+    Raises:
+        ArchiveCorrupt: the text is not a checksum line for ``name``.
+    """
+    parts = text.strip().split()
+    if len(parts) != 2 or parts[1].lstrip("*") != name or len(parts[0]) != 64:
+        raise ArchiveCorrupt(f"{name}.CHECKSUM is not '<sha256>  {name}': {text[:100]!r}", name)
+    try:
+        int(parts[0], 16)
+    except ValueError:
+        raise ArchiveCorrupt(f"{name}.CHECKSUM holds no hex digest: {text[:100]!r}", name) from None
+    return parts[0].lower()
+
+
+def verify_and_unzip(zip_bytes: bytes, expected_sha256: str, name: str) -> bytes:
+    """The CSV inside ``zip_bytes`` after checking its SHA-256.
+
+    Raises:
+        ArchiveCorrupt: digest mismatch, not a zip, or not exactly one CSV inside.
+    """
+    digest = hashlib.sha256(zip_bytes).hexdigest()
+    if digest != expected_sha256:
+        raise ArchiveCorrupt(
+            f"{name}: SHA-256 {digest[:12]}… differs from .CHECKSUM {expected_sha256[:12]}…",
+            name,
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+            members = [n for n in zf.namelist() if n.endswith(".csv")]
+            if len(members) != 1:
+                raise ArchiveCorrupt(f"{name}: expected one CSV inside, found {members}", name)
+            return zf.read(members[0])
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise ArchiveCorrupt(f"{name}: the zip does not open ({exc})", name) from exc
+
+
+@dataclass
+class ArchiveStats:
+    """Counters of one client (thread-safe)."""
+
+    requests: int = 0
+    bytes: int = 0
+    files: int = 0
+    missing: int = 0
+    corrupt: int = 0
+    retries: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def retry(self, cause: str) -> None:
+        with self._lock:
+            self.retries[cause] += 1
+
+
+class ArchiveClient:
+    """Downloads archive files; one pooled ``requests`` session per thread."""
+
+    def __init__(self, config: ArchiveConfig) -> None:
+        self.config = config
+        self.base_url = config.base_url.rstrip("/")
+        self.stats = ArchiveStats()
+        self._local = threading.local()
+        self._random = random.Random()
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (ArchiveClient, (self.config,))
+
+    def fetch_csv(self, f: ArchiveFile) -> bytes:
+        """Download ``f`` and its ``.CHECKSUM``, verify, unzip; return the CSV bytes.
+
+        A corrupt download is fetched again ``corrupt_retries`` times (default once).
+
+        Raises:
+            ArchiveMissing: the archive has no such file (HTTP 404).
+            ArchiveCorrupt: still corrupt after the retry.
+            NetworkError, ServerError, ExchangeUnreachable: the archive did not answer.
+        """
+        attempt = 0
+        while True:
+            try:
+                checksum = parse_checksum(self._get(f.path + ".CHECKSUM").decode(), f.name)
+                csv = verify_and_unzip(self._get(f.path), checksum, f.name)
+            except ArchiveMissing:
+                self.stats.add(missing=1)
+                raise
+            except ArchiveCorrupt as exc:
+                attempt += 1
+                if attempt > self.config.corrupt_retries:
+                    self.stats.add(corrupt=1)
+                    raise
+                self.stats.retry("corrupt")
+                log.warning("%s; downloading it again", exc)
+                continue
+            self.stats.add(files=1)
+            return csv
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+    def _get(self, path: str) -> bytes:
+        url = f"{self.base_url}/{path}"
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        attempt = 0
+        while True:
+            self.stats.add(requests=1)
+            try:
+                response = self._session().get(url, timeout=timeout)
+                status = response.status_code
+                if status == 200:
+                    body = response.content
+                    self.stats.add(bytes=len(body))
+                    return body
+                if status == 404:
+                    raise ArchiveMissing(f"{path}: not in the archive (HTTP 404)", path)
+                if status >= 500 or status in (403, 408, 429):
+                    raise ServerError(f"HTTP {status} from the archive for {path}")
+                raise ServerError(f"HTTP {status} from the archive for {path}", "http")
+            except requests.exceptions.ConnectionError as exc:
+                error: Exception = NetworkError(f"archive connection failed: {exc}", "dropped")
+                if "refused" in str(exc).lower() and attempt >= 1:
+                    raise ExchangeUnreachable(self.base_url, "connection refused") from exc
+            except requests.exceptions.RequestException as exc:
+                error = NetworkError(f"archive request failed: {exc}")
+            except ServerError as exc:
+                if exc.cause == "http":
+                    raise
+                error = exc
+            attempt += 1
+            self.stats.retry(getattr(error, "cause", "network"))
+            if attempt > self.config.max_retries:
+                raise error
+            cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
+            time.sleep(self._random.uniform(cap / 2, cap))
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(4, self.config.workers))
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = "binance-klines-etl/0.1"
+            self._local.session = session
+        return session

@@ -1,0 +1,195 @@
+"""The simulator's data.binance.vision: monthly and daily kline zips with ``.CHECKSUM`` files.
+
+Files are generated from the Market truth, so an archive backfill must equal REST row for
+row. As on the real archive: a header row only in files of June 2022 and later, monthly
+files use ``1mo``, daily files exist only for ``1m`` … ``1d``, a file appears once its
+period has ended (no file for today), and days before listing or after delivery have none.
+Switchable faults (by file name, e.g. ``BTCUSDT-1m-2026-10-05.zip``): a corrupt zip (its
+checksum matches the broken bytes), a wrong checksum, a missing file (404). Archive
+requests never count REST weight.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+import threading
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from simulator import canned
+from simulator.market import Market
+from simulator.wire import Request, Response
+
+HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+    "taker_buy_volume,taker_buy_quote_volume,ignore"
+)
+HEADER_FROM_MS = calendar.timegm((2022, 6, 1, 0, 0, 0)) * 1000  # "added after 2022-05"
+DAILY_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+MONTHLY_INTERVALS = (*DAILY_INTERVALS, "3d", "1w", "1mo")
+_PATH = re.compile(
+    r"^/data/futures/um/(?P<period>monthly|daily)/klines/(?P<symbol>[A-Z0-9_]+)/"
+    r"(?P<interval>[0-9a-zA-Z]+)/(?P<name>(?P=symbol)-(?P=interval)-"
+    r"(?P<date>\d{4}-\d{2}(?:-\d{2})?)\.zip)(?P<checksum>\.CHECKSUM)?$"
+)
+_DAY_MS = 86_400_000
+
+
+@dataclass
+class ArchiveFaults:
+    """Faults by file name; a count is how many more answers it spoils (-1: always)."""
+
+    corrupt_zip: dict[str, int] = field(default_factory=dict)
+    bad_checksum: dict[str, int] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+    # Files starting at or after this instant carry microsecond times (None: never).
+    microseconds_from_ms: int | None = None
+
+    def update(self, **changes: Any) -> None:
+        """Set fields by name; a list of names means "always" for the two fault dicts."""
+        for name, value in changes.items():
+            if name in ("corrupt_zip", "bad_checksum"):
+                value = dict.fromkeys(value, -1) if isinstance(value, list) else dict(value)
+            elif name == "missing":
+                value = set(value)
+            elif name != "microseconds_from_ms":
+                raise ValueError(f"unknown archive fault field {name!r}")
+            setattr(self, name, value)
+
+    def take(self, kind: str, name: str) -> bool:
+        """Whether ``kind`` spoils this answer of ``name`` (consumes one count)."""
+        table: dict[str, int] = getattr(self, kind)
+        left = table.get(name, 0)
+        if left == 0:
+            return False
+        if left > 0:
+            table[name] = left - 1
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "corrupt_zip": self.corrupt_zip,
+            "bad_checksum": self.bad_checksum,
+            "missing": sorted(self.missing),
+            "microseconds_from_ms": self.microseconds_from_ms,
+        }
+
+
+class Archive:
+    """Serves ``/data/futures/um/{monthly,daily}/klines/...`` from the Market truth."""
+
+    def __init__(self, market: Market, cache_files: int = 64) -> None:
+        self.market = market
+        self.faults = ArchiveFaults()
+        self.requests: list[str] = []
+        self._cache: OrderedDict[tuple[str, bool], tuple[bytes, str]] = OrderedDict()
+        self._cache_files = cache_files
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        self.faults = ArchiveFaults()
+        with self._lock:
+            self.requests.clear()
+
+    def handle(self, req: Request, now_ms: int) -> Response:
+        """One archive GET (zip or checksum)."""
+        with self._lock:
+            self.requests.append(req.path)
+        match = _PATH.match(req.path)
+        if match is None or req.method != "GET":
+            return canned.not_found()
+        period, symbol, iv, name = (
+            match["period"],
+            match["symbol"],
+            match["interval"],
+            match["name"],
+        )
+        if (period == "daily" and iv not in DAILY_INTERVALS) or (
+            period == "monthly" and iv not in MONTHLY_INTERVALS
+        ):
+            return _s3_not_found()
+        start, end = _period(match["date"], period)
+        if start is None or end > now_ms or symbol not in self.market.symbols:
+            return _s3_not_found()
+        if name in self.faults.missing:
+            return _s3_not_found()
+        interval = "1M" if iv == "1mo" else iv
+        micros = self.faults.microseconds_from_ms is not None and (
+            start >= self.faults.microseconds_from_ms
+        )
+        built = self._file(symbol, interval, name, start, end, now_ms, micros)
+        if built is None:
+            return _s3_not_found()
+        zip_bytes, digest = built
+        if match["checksum"]:
+            if self.faults.take("bad_checksum", name):
+                digest = hashlib.sha256(b"not " + zip_bytes).hexdigest()
+            elif self.faults.corrupt_zip.get(name, 0):  # the published file itself is broken
+                digest = hashlib.sha256(_corrupt(zip_bytes)).hexdigest()
+            return Response(200, f"{digest}  {name}\n".encode(), "text/plain")
+        if self.faults.take("corrupt_zip", name):
+            return Response(200, _corrupt(zip_bytes), "application/zip")
+        return Response(200, zip_bytes, "application/zip")
+
+    def _file(
+        self,
+        symbol: str,
+        interval: str,
+        name: str,
+        start: int,
+        end: int,
+        now_ms: int,
+        micros: bool,
+    ) -> tuple[bytes, str] | None:
+        key = (name, micros)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        rows = self.market.klines(symbol, interval, start, end - 1, now_ms, 1 << 62)
+        if not rows:
+            return None
+        lines = [HEADER] if start >= HEADER_FROM_MS else []
+        for r in rows:
+            if micros:
+                r = [r[0] * 1000, *r[1:6], r[6] * 1000 + 999, *r[7:]]
+            lines.append(",".join(map(str, r)))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            zf.writestr(name.removesuffix(".zip") + ".csv", "\n".join(lines) + "\n")
+        built = (buf.getvalue(), hashlib.sha256(buf.getvalue()).hexdigest())
+        with self._lock:
+            self._cache[key] = built
+            while len(self._cache) > self._cache_files:
+                self._cache.popitem(last=False)
+        return built
+
+
+def _period(date: str, period: str) -> tuple[int | None, int]:
+    try:
+        if period == "monthly":
+            day = datetime.strptime(date, "%Y-%m").replace(tzinfo=UTC)
+            months = day.year * 12 + day.month
+            nxt = datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
+            return int(day.timestamp() * 1000), int(nxt.timestamp() * 1000)
+        day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None, 0
+    start = int(day.timestamp() * 1000)
+    return start, start + _DAY_MS
+
+
+def _corrupt(zip_bytes: bytes) -> bytes:
+    """The zip with its central directory cut off: it no longer opens."""
+    return zip_bytes[: max(1, len(zip_bytes) // 2)]
+
+
+def _s3_not_found() -> Response:
+    body = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>"
+    return Response(404, body.encode(), "application/xml")

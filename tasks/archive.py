@@ -1,0 +1,211 @@
+"""Ingest one series from the bulk archive, with REST for whatever the archive cannot give.
+
+Whole past months come from monthly files, remaining whole past days from daily files
+(:func:`exchange.archive.plan_archive`); the partial first day, today, and every day
+whose file is missing (404) or fails verification twice go to REST through
+:func:`tasks.series.ingest_series`. Everything is loaded in time order, so the watermark
+never passes a hole. Files are downloaded ahead by a few threads and loaded in batches of
+about ``batch_candles`` candles, each batch one transaction with ``source = 'archive'``;
+memory stays bounded by the look-ahead and one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+
+from exchange.archive import ArchiveClient, ArchiveFile, plan_archive, split_month
+from exchange.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing, ExchangeError
+from exchange.intervals import Interval
+from exchange.rest import RestClient
+from warehouse.parse import parse_csv, raw_csv_row
+from warehouse.store import Warehouse
+
+from .series import Progress, SeriesPlan, SeriesResult, ingest_series, store_batch
+
+log = logging.getLogger("klines.ingest")
+
+SOURCES = ("auto", "archive", "rest")
+# Candles per archive batch (one transaction): about 70 days of 1m.
+BATCH_CANDLES = 100_000
+
+
+def archive_files_for(
+    plan: SeriesPlan, source: str, server_ms: int, page_limit: int
+) -> list[ArchiveFile]:
+    """The archive files ``source`` wants for ``plan`` (none for ``rest``).
+
+    ``archive`` takes every whole past day from the archive; ``auto`` only the files that
+    replace at least one full REST page (``page_limit`` candles: a day of 1m, a month of
+    1m … 1h), since a smaller file costs a request and saves none.
+    """
+    if source == "rest":
+        return []
+    files = plan_archive(plan.symbol, plan.interval, plan.start_ms, plan.end_ms, server_ms)
+    return [f for f in files if _candles(f) >= min_file_candles(source, page_limit)]
+
+
+def min_file_candles(source: str, page_limit: int) -> int:
+    """Smallest file (in candles) that ``source`` takes from the archive."""
+    return page_limit if source == "auto" else 0
+
+
+def _candles(f: ArchiveFile) -> int:
+    return Interval.parse(f.interval).count(f.start_ms, f.end_ms)
+
+
+def ingest_series_archive(
+    plan: SeriesPlan,
+    files: list[ArchiveFile],
+    archive: ArchiveClient,
+    client: RestClient,
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    server_ms: int,
+    workers: int = 4,
+    batch_candles: int = BATCH_CANDLES,
+    min_candles: int = 0,
+    progress: Progress | None = None,
+) -> SeriesResult:
+    """Load ``plan`` from ``files`` (in time order, inside the plan) and REST for the rest.
+
+    Never raises for exchange errors; they are reported in the result.
+    """
+    started = time.monotonic()
+    result = SeriesResult(plan.symbol, plan.interval)
+    interval = Interval.parse(plan.interval)
+    cursor = plan.start_ms
+    batch: list[tuple[ArchiveFile, bytes]] = []
+    batch_rows = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_rows
+        if batch:
+            _load_files(batch, plan, warehouse, run_id, server_ms, result)
+            if progress is not None:
+                progress(interval.count(batch[0][0].start_ms, batch[-1][0].end_ms))
+        batch, batch_rows = [], 0
+
+    def rest(lo: int, hi: int) -> bool:
+        """REST for [lo, hi); False when the series must stop (a failure, a ban)."""
+        flush()
+        if lo >= hi:
+            return True
+        part = ingest_series(
+            replace(plan, start_ms=lo, end_ms=hi),
+            client,
+            warehouse,
+            run_id=run_id,
+            server_ms=server_ms,
+            workers=workers,
+            progress=progress,
+        )
+        result.absorb(part)
+        return part.status not in ("failed", "banned")
+
+    try:
+        for f, outcome in _download(archive, files, workers):
+            if isinstance(outcome, ArchiveMissing) and f.period == "monthly":
+                # Not published yet (monthly files come days late): try its days.
+                days = [d for d in split_month(f) if _candles(d) >= min_candles]
+                daily = list(_download(archive, days, workers))
+            else:
+                daily = [(f, outcome)]
+            for day, got in daily:
+                if cursor < day.start_ms and not rest(cursor, day.start_ms):
+                    return _finish(result, started)
+                cursor = max(cursor, day.start_ms)
+                if isinstance(got, bytes):
+                    batch.append((day, got))
+                    batch_rows += got.count(b"\n")
+                    result.archive_files += 1
+                    cursor = day.end_ms
+                    if batch_rows >= batch_candles:
+                        flush()
+                    continue
+                if isinstance(got, ArchiveCorrupt):
+                    result.archive_fallbacks += 1
+                    log.warning("%s; loading %s %s over REST", got, plan.symbol, day.name)
+                elif not isinstance(got, ArchiveMissing):
+                    result.archive_fallbacks += 1
+                    log.warning("archive failed for %s (%s); using REST", day.name, got)
+                if not rest(day.start_ms, day.end_ms):
+                    return _finish(result, started)
+                cursor = day.end_ms
+        if not rest(cursor, plan.end_ms):
+            return _finish(result, started)
+        flush()
+    except ExchangeError as exc:  # pragma: no cover - defensive: REST errors are reported
+        result.status, result.error = "failed", str(exc)
+    return _finish(result, started)
+
+
+def _finish(result: SeriesResult, started: float) -> SeriesResult:
+    if result.status == "ok" and result.rejected:
+        result.status = "rejected-rows"
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _download(
+    archive: ArchiveClient, files: list[ArchiveFile], workers: int
+) -> Iterator[tuple[ArchiveFile, bytes | ExchangeError]]:
+    """Each file's CSV bytes (or the error it ended with), in order, ``workers`` ahead."""
+
+    def fetch(f: ArchiveFile) -> bytes | ExchangeError:
+        try:
+            return archive.fetch_csv(f)
+        except (ArchiveError, ExchangeError) as exc:
+            return exc
+
+    if workers <= 1 or len(files) <= 1:
+        for f in files:
+            yield f, fetch(f)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klines-archive") as pool:
+        pending: deque[tuple[ArchiveFile, Future[bytes | ExchangeError]]] = deque()
+        try:
+            for f in files:
+                pending.append((f, pool.submit(fetch, f)))
+                if len(pending) >= workers + 1:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _load_files(
+    batch: list[tuple[ArchiveFile, bytes]],
+    plan: SeriesPlan,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+    result: SeriesResult,
+) -> None:
+    csvs = [data for _, data in batch]
+    parsed = parse_csv(csvs)
+    result.fetched += len(parsed)
+    result.from_archive += len(parsed)
+    # Archive files cover finished days only; the closed-candle rule still applies.
+    close = parsed["close_time_ms"].to_numpy(dtype="float64", na_value=-1.0)
+    is_open = close >= server_ms
+    result.open_skipped += int(is_open.sum())
+    store_batch(
+        parsed[~is_open],
+        lambda page, row: raw_csv_row(csvs, page, row),
+        plan,
+        warehouse,
+        run_id,
+        "archive",
+        result,
+        (batch[0][0].start_ms, batch[-1][0].end_ms),
+    )
