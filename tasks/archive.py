@@ -31,7 +31,7 @@ log = logging.getLogger("klines.ingest")
 
 SOURCES = ("auto", "archive", "rest")
 # Candles per archive batch (one transaction): about 70 days of 1m.
-BATCH_CANDLES = 100_000
+BATCH_CANDLES = 50_000
 
 
 def archive_files_for(
