@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from flows.cli import main
+from simulator import Simulator
 
 
 @dataclass
@@ -21,6 +22,11 @@ class Ran:
 def klines(*args: str, env: dict[str, str] | None = None) -> Ran:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def ingest(sim: Simulator, db: Path, *args: str) -> Ran:
+    """``klines ingest --db DB --rest-url SIM ARGS...``."""
+    return klines("ingest", "--db", str(db), "--rest-url", sim.url, *args)
 
 
 def checksum(path: Path) -> str | None:

@@ -8,11 +8,7 @@ import duckdb
 
 from simulator import Market, Simulator
 from tests.conftest import STORED_SQL, ms, truth_rows
-from tests.flows.helpers import klines
-
-
-def ingest(sim: Simulator, db: Path, *args: str):
-    return klines("ingest", "--db", str(db), "--rest-url", sim.url, *args)
+from tests.flows.helpers import ingest
 
 
 def ledger(db: Path, symbol: str, interval: str) -> list[tuple]:

@@ -13,16 +13,12 @@ from prefect.client.orchestration import get_client
 
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS, STORED_SQL, ms, truth_rows
-from tests.flows.helpers import klines
+from tests.flows.helpers import ingest
 
 
 def stored(db: Path, symbol: str, interval: str) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return [tuple(r) for r in con.execute(STORED_SQL, [symbol, interval]).fetchall()]
-
-
-def ingest(sim: Simulator, db: Path, *args: str):
-    return klines("ingest", "--db", str(db), "--rest-url", sim.url, *args)
 
 
 def test_several_symbols_and_intervals_equal_the_truth(

@@ -12,12 +12,8 @@ import pytest
 
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS, STORED_SQL, truth_rows
-from tests.flows.helpers import klines
+from tests.flows.helpers import ingest
 from tests.flows.procs import Holder, Proc, child_env
-
-
-def ingest(sim: Simulator, db: Path, *args: str):
-    return klines("ingest", "--db", str(db), "--rest-url", sim.url, *args)
 
 
 def assert_equals_truth(
