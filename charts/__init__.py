@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from charts.coverage import render_coverage_png
+from charts.coverage import coverage_band, render_coverage_png
 from charts.liveness import render_liveness_png
 
-__all__ = ["render_coverage_png", "render_liveness_png"]
+__all__ = ["coverage_band", "render_coverage_png", "render_liveness_png"]

@@ -21,6 +21,13 @@ _CMAP = ListedColormap(["#b2182b", "#ef8a62", "#fee08b", "#a6d96a", "#1a9850"]).
 _NORM = BoundaryNorm(_BOUNDS, _CMAP.N)
 
 
+def coverage_band(completeness: float | None) -> int:
+    """The colour step of a completeness value (-1: nothing expected)."""
+    if completeness is None or (isinstance(completeness, float) and math.isnan(completeness)):
+        return -1
+    return int(np.searchsorted(_BOUNDS, float(completeness), side="right"))
+
+
 def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverage") -> bytes:
     """A PNG heat map of ``completeness`` (0..1) by series (``symbol interval``) and ``day``.
 
@@ -68,7 +75,7 @@ def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverag
     whole = int(np.nansum(grid == 1.0))
     known = int(np.sum(~np.isnan(grid)))
     ax.set_title(f"{title}: {whole} of {known} series-days complete", fontsize=10)
-    if len(series) * len(days) <= 200:
+    if len(series) * len(days) <= 60:  # numbers stay legible, drawing stays cheap
         for i in range(len(series)):
             for j in range(len(days)):
                 if not np.isnan(grid[i, j]):

@@ -204,122 +204,123 @@ def ingest_klines(
         logger.info(note)
 
     warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout)
-    banned_until = warehouse.active_ban_ms(settings.rest_url, int(time.time() * 1000))
-    if banned_until is not None:
-        raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
-    client = RestClient(settings.rest_config())
-    try:
-        info, server_ms = read_exchange_state(client)
-    except IpBanned as exc:
-        _remember_ban(warehouse, client, settings.rest_url, str(exc))
-        raise
-    check_listed(syms, set(info.symbols))
-    series = [(s, i) for s in syms for i in ivs]
-    plan = plan_series(
-        syms,
-        ivs,
-        info,
-        server_ms,
-        warehouse.stored_bounds(MARKET, series),
-        warehouse.gaps(MARKET, series),
-        to_ms(start_at) if start_at else None,
-        to_ms(end_at) if end_at else None,
-        settings.lookback_candles,
-        reverify_gaps,
-    )
-    run_id = str(runtime.flow_run.id or uuid.uuid4())
-    started = datetime.now(UTC)
-    for where, gaps in plan.ledger:
-        warehouse.record_gaps(
-            market=MARKET,
-            symbol=where.symbol,
-            interval=where.interval,
-            start_ms=where.start_ms,
-            end_ms=where.end_ms,
-            gaps=gaps,
-            run_id=run_id,
+    with warehouse.session():  # the run's writes share one connection
+        banned_until = warehouse.active_ban_ms(settings.rest_url, int(time.time() * 1000))
+        if banned_until is not None:
+            raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
+        client = RestClient(settings.rest_config())
+        try:
+            info, server_ms = read_exchange_state(client)
+        except IpBanned as exc:
+            _remember_ban(warehouse, client, settings.rest_url, str(exc))
+            raise
+        check_listed(syms, set(info.symbols))
+        series = [(s, i) for s in syms for i in ivs]
+        plan = plan_series(
+            syms,
+            ivs,
+            info,
+            server_ms,
+            warehouse.stored_bounds(MARKET, series),
+            warehouse.gaps(MARKET, series),
+            to_ms(start_at) if start_at else None,
+            to_ms(end_at) if end_at else None,
+            settings.lookback_candles,
+            reverify_gaps,
         )
-    if source == "auto" and not settings.archive_url_chosen():
-        # REST points at another host (a proxy, the simulator): do not mix in Binance's
-        # own archive unless KLINES_ARCHIVE_URL says where that host's archive is.
-        source = "rest"
-    archive = ArchiveClient(settings.archive_config()) if source != "rest" else None
-    progress = BackfillProgress(
-        sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in plan.fetch)
-    )
-    futures = [
-        ingest_series_task.submit(
-            p, client, warehouse, run_id, server_ms, archive, source, progress
-        )
-        for p in plan.fetch
-    ]
-    _follow(futures, progress)
-    results = _merge_results([f.result() for f in futures])
-    if any(r.status == "banned" for r in results):
-        _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
-
-    summary = IngestSummary(
-        run_id=run_id,
-        status=_overall(results),
-        series=results,
-        requests=client.stats.requests,
-        weight=client.stats.weight,
-        retries=dict(client.stats.retries),
-        notes=notes,
-        source=source,
-        archive_requests=archive.stats.requests if archive else 0,
-        archive_bytes=archive.stats.bytes if archive else 0,
-    )
-    if archive is not None:
-        retries = {f"archive {k}": v for k, v in archive.stats.retries.items()}
-        summary.retries.update(retries)
-        if archive.stats.corrupt:
-            summary.notes.append(
-                f"{archive.stats.corrupt} archive files failed verification twice "
-                "(checksum mismatch or corrupt zip); their days were loaded over REST"
+        run_id = str(runtime.flow_run.id or uuid.uuid4())
+        started = datetime.now(UTC)
+        for where, gaps in plan.ledger:
+            warehouse.record_gaps(
+                market=MARKET,
+                symbol=where.symbol,
+                interval=where.interval,
+                start_ms=where.start_ms,
+                end_ms=where.end_ms,
+                gaps=gaps,
+                run_id=run_id,
             )
-    warehouse.record_run(
-        {
-            "run_id": run_id,
-            "flow_run_id": run_id,
-            "started_at": started.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-            "status": summary.status,
-            "parameters": json.dumps(
-                {
-                    "symbols": syms,
-                    "intervals": ivs,
-                    "start": start,
-                    "end": end,
-                    "source": source,
-                }
-            ),
-            "requests": summary.requests,
-            "weight": summary.weight,
-            "retries": json.dumps(summary.retries),
-        },
-        [{"run_id": run_id, "market": MARKET, **r.as_row()} for r in results],
-    )
-    publish_completeness(
-        warehouse.completeness(
-            MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
+        if source == "auto" and not settings.archive_url_chosen():
+            # REST points at another host (a proxy, the simulator): do not mix in Binance's
+            # own archive unless KLINES_ARCHIVE_URL says where that host's archive is.
+            source = "rest"
+        archive = ArchiveClient(settings.archive_config()) if source != "rest" else None
+        progress = BackfillProgress(
+            sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in plan.fetch)
         )
-    )
-    try:  # the picture is a convenience: never fail a load because of it
-        publish_coverage_chart(
-            settings.db_path, 14, series, datetime.fromtimestamp(server_ms / 1000, UTC)
+        futures = [
+            ingest_series_task.submit(
+                p, client, warehouse, run_id, server_ms, archive, source, progress
+            )
+            for p in plan.fetch
+        ]
+        _follow(futures, progress)
+        results = _merge_results([f.result() for f in futures])
+        if any(r.status == "banned" for r in results):
+            _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
+
+        summary = IngestSummary(
+            run_id=run_id,
+            status=_overall(results),
+            series=results,
+            requests=client.stats.requests,
+            weight=client.stats.weight,
+            retries=dict(client.stats.retries),
+            notes=notes,
+            source=source,
+            archive_requests=archive.stats.requests if archive else 0,
+            archive_bytes=archive.stats.bytes if archive else 0,
         )
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("coverage chart not published: %s", exc)
-    publish_summary(
-        [r.as_row() for r in results],
-        f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
-        f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
-    )
-    logger.info("ingest %s: %s", summary.status, _counts(results))
-    if summary.status != "ok":
-        raise IngestIncomplete(_problem_line(results), summary.as_dict())
-    return summary.as_dict()
+        if archive is not None:
+            retries = {f"archive {k}": v for k, v in archive.stats.retries.items()}
+            summary.retries.update(retries)
+            if archive.stats.corrupt:
+                summary.notes.append(
+                    f"{archive.stats.corrupt} archive files failed verification twice "
+                    "(checksum mismatch or corrupt zip); their days were loaded over REST"
+                )
+        warehouse.record_run(
+            {
+                "run_id": run_id,
+                "flow_run_id": run_id,
+                "started_at": started.isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "status": summary.status,
+                "parameters": json.dumps(
+                    {
+                        "symbols": syms,
+                        "intervals": ivs,
+                        "start": start,
+                        "end": end,
+                        "source": source,
+                    }
+                ),
+                "requests": summary.requests,
+                "weight": summary.weight,
+                "retries": json.dumps(summary.retries),
+            },
+            [{"run_id": run_id, "market": MARKET, **r.as_row()} for r in results],
+        )
+        publish_completeness(
+            warehouse.completeness(
+                MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
+            )
+        )
+        try:  # the picture is a convenience: never fail a load because of it
+            publish_coverage_chart(
+                settings.db_path, 14, series, datetime.fromtimestamp(server_ms / 1000, UTC)
+            )
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("coverage chart not published: %s", exc)
+        publish_summary(
+            [r.as_row() for r in results],
+            f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
+            f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
+        )
+        logger.info("ingest %s: %s", summary.status, _counts(results))
+        if summary.status != "ok":
+            raise IngestIncomplete(_problem_line(results), summary.as_dict())
+        return summary.as_dict()
 
 
 def _remember_ban(warehouse: Warehouse, client: RestClient, url: str, detail: str) -> None:

@@ -5,8 +5,9 @@ Whole past months come from monthly files, remaining whole past days from daily 
 whose file is missing (404) or fails verification twice go to REST through
 :func:`tasks.series.ingest_series`. Everything is loaded in time order, so the watermark
 never passes a hole. Files are downloaded ahead by a few threads and loaded in batches of
-about ``batch_candles`` candles, each batch one transaction with ``source = 'archive'``;
-memory stays bounded by the look-ahead and one batch.
+about ``batch_candles`` candles, each batch one transaction with ``source = 'archive'``.
+While one batch is being written (one writer thread, so in order), the next one is parsed
+and validated; memory stays bounded by the look-ahead and two batches.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from exchange.rest import RestClient
 from warehouse.parse import parse_csv, raw_csv_row
 from warehouse.store import Warehouse
 
-from .series import Progress, SeriesPlan, SeriesResult, ingest_series, store_batch
+from .series import (
+    Prepared,
+    Progress,
+    SeriesPlan,
+    SeriesResult,
+    commit_batch,
+    ingest_series,
+    prepare_batch,
+)
 
 log = logging.getLogger("klines.ingest")
 
@@ -82,18 +91,34 @@ def ingest_series_archive(
     cursor = plan.start_ms
     batch: list[tuple[ArchiveFile, bytes]] = []
     batch_rows = 0
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klines-archive-writer")
+    writing: Future[None] | None = None
+
+    def written() -> None:
+        """Wait for the batch being written (its error, if any, is raised here)."""
+        nonlocal writing
+        if writing is not None:
+            done, writing = writing, None
+            done.result()
+
+    def commit(prepared: Prepared, candles: int) -> None:
+        commit_batch(prepared, plan, warehouse, run_id, "archive", result)
+        if progress is not None:
+            progress(candles)
 
     def flush() -> None:
-        nonlocal batch, batch_rows
+        nonlocal batch, batch_rows, writing
         if batch:
-            _load_files(batch, plan, warehouse, run_id, server_ms, result)
-            if progress is not None:
-                progress(interval.count(batch[0][0].start_ms, batch[-1][0].end_ms))
+            prepared = _prepare_files(batch, plan, server_ms, result)
+            candles = interval.count(batch[0][0].start_ms, batch[-1][0].end_ms)
+            written()
+            writing = writer.submit(commit, prepared, candles)
         batch, batch_rows = [], 0
 
     def rest(lo: int, hi: int) -> bool:
         """REST for [lo, hi); False when the series must stop (a failure, a ban)."""
         flush()
+        written()
         if lo >= hi:
             return True
         part = ingest_series(
@@ -140,8 +165,11 @@ def ingest_series_archive(
         if not rest(cursor, plan.end_ms):
             return _finish(result, started)
         flush()
+        written()
     except ExchangeError as exc:  # pragma: no cover - defensive: REST errors are reported
         result.status, result.error = "failed", str(exc)
+    finally:
+        writer.shutdown(wait=True)  # an error above: the batch in flight still lands whole
     return _finish(result, started)
 
 
@@ -183,14 +211,12 @@ def _download(
                 future.cancel()
 
 
-def _load_files(
+def _prepare_files(
     batch: list[tuple[ArchiveFile, bytes]],
     plan: SeriesPlan,
-    warehouse: Warehouse,
-    run_id: str,
     server_ms: int,
     result: SeriesResult,
-) -> None:
+) -> Prepared:
     csvs = [data for _, data in batch]
     parsed = parse_csv(csvs)
     result.fetched += len(parsed)
@@ -199,13 +225,9 @@ def _load_files(
     close = parsed["close_time_ms"].to_numpy(dtype="float64", na_value=-1.0)
     is_open = close >= server_ms
     result.open_skipped += int(is_open.sum())
-    store_batch(
+    return prepare_batch(
         parsed[~is_open],
         lambda page, row: raw_csv_row(csvs, page, row),
         plan,
-        warehouse,
-        run_id,
-        "archive",
-        result,
         (batch[0][0].start_ms, batch[-1][0].end_ms),
     )

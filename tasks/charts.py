@@ -7,15 +7,16 @@ key, on the Artifacts page with its history). Pictures are kept small (tens of K
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import Artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from charts import render_coverage_png
+from charts import coverage_band, render_coverage_png
 from warehouse.store import Warehouse
 
 COVERAGE_KEY = "klines-coverage"
@@ -28,13 +29,16 @@ def chart_markdown(png: bytes, title: str, caption: str = "") -> str:
     return text + (f"\n{caption}\n" if caption else "")
 
 
-def publish_chart(png: bytes, key: str, title: str, caption: str = "") -> UUID:
+def publish_chart(png: bytes, key: str, title: str, caption: str = "", tag: str = "") -> UUID:
     """Create a markdown artifact holding the picture; call inside a flow or task run.
 
-    ``key`` must be lowercase letters, digits and dashes (Prefect's rule).
+    ``key`` must be lowercase letters, digits and dashes (Prefect's rule); ``tag`` is
+    appended to the description.
     """
     return create_markdown_artifact(
-        markdown=chart_markdown(png, title, caption), key=key, description=title
+        markdown=chart_markdown(png, title, caption),
+        key=key,
+        description=f"{title} {tag}".strip(),
     )
 
 
@@ -70,11 +74,17 @@ def publish_coverage_chart(
     now: datetime | None = None,
 ) -> UUID | None:
     """The completeness artifact (key ``klines-coverage``): a series × day heat map of the
-    last ``days`` days and the days that are not complete. ``None`` if nothing is stored."""
+    last ``days`` days and the days that are not complete.
+
+    Drawing takes most of a second, so the picture is redrawn only when it would look
+    different from the newest ``klines-coverage`` artifact (a cell changes colour, a day
+    or a series is added, an incomplete day's counts move). ``None`` if nothing is stored
+    or the newest artifact already shows it.
+    """
     rows = coverage_rows(db_path, days, series, now)
     if not rows:
         return None
-    png = render_coverage_png(rows, title=f"Coverage, last {days} days")
+    title = f"Coverage, last {days} days"
     short = [r for r in rows if r["completeness"] is not None and r["completeness"] < 1]
     caption = (
         "All expected candles are stored."
@@ -88,4 +98,20 @@ def publish_coverage_chart(
             + ("\n\n(first 20 shown)" if len(short) > 20 else "")
         )
     )
-    return publish_chart(png, COVERAGE_KEY, "Coverage (share of expected candles stored)", caption)
+    look = f"[{_look_digest(rows, title, caption)}]"
+    newest = Artifact.get(COVERAGE_KEY)
+    if newest is not None and (newest.description or "").endswith(look):
+        return None
+    png = render_coverage_png(rows, title=title)
+    return publish_chart(
+        png, COVERAGE_KEY, "Coverage (share of expected candles stored)", caption, look
+    )
+
+
+def _look_digest(rows: list[dict[str, Any]], title: str, caption: str) -> str:
+    """What the coverage picture shows: each cell's colour band, the title and the caption."""
+    cells = sorted(
+        (r["market"], r["symbol"], r["interval"], str(r["day"]), coverage_band(r["completeness"]))
+        for r in rows
+    )
+    return hashlib.sha256(repr((cells, title, caption)).encode()).hexdigest()[:16]

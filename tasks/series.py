@@ -179,29 +179,28 @@ def _load(
     close = batch["close_time_ms"].to_numpy(dtype="float64", na_value=np.nan)
     is_open = close >= now
     result.open_skipped += int(is_open.sum())
-    store_batch(
-        batch[~is_open],
-        lambda page, row: raw_row(bodies, page, row),
-        plan,
-        warehouse,
-        run_id,
-        source,
-        result,
-        fetched,
+    prepared = prepare_batch(
+        batch[~is_open], lambda page, row: raw_row(bodies, page, row), plan, fetched
     )
+    commit_batch(prepared, plan, warehouse, run_id, source, result)
 
 
-def store_batch(
+@dataclass
+class Prepared:
+    """A validated batch of one series, ready to be written."""
+
+    valid: pd.DataFrame
+    rejects: list[dict[str, object]]
+    fetched: tuple[int, int]
+
+
+def prepare_batch(
     batch: pd.DataFrame,
     raw_of: Callable[[int, int], str],
     plan: SeriesPlan,
-    warehouse: Warehouse,
-    run_id: str,
-    source: str,
-    result: SeriesResult,
     fetched: tuple[int, int],
-) -> None:
-    """Validate a parsed batch of closed candles and upsert it (rejects quarantined).
+) -> Prepared:
+    """Validate a parsed batch of closed candles; rejected rows keep their raw text.
 
     ``raw_of(page, row)`` gives a rejected row exactly as the source sent it.
     """
@@ -220,24 +219,36 @@ def store_batch(
             strict=True,
         )
     ]
+    return Prepared(checked.valid, rejects, fetched)
+
+
+def commit_batch(
+    prepared: Prepared,
+    plan: SeriesPlan,
+    warehouse: Warehouse,
+    run_id: str,
+    source: str,
+    result: SeriesResult,
+) -> None:
+    """Upsert a prepared batch (rejects quarantined, gap ledger of its range rewritten)."""
     written = warehouse.write_batch(
         market=plan.market,
         symbol=plan.symbol,
         interval=plan.interval,
-        valid=checked.valid,
-        rejected=rejects,
+        valid=prepared.valid,
+        rejected=prepared.rejects,
         source=source,
         run_id=run_id,
-        expected=fetched,
+        expected=prepared.fetched,
     )
     result.inserted += written.inserted
     result.updated += written.updated
     result.rejected += written.rejected
-    if rejects:
+    if prepared.rejects:
         log.warning(
             "%s %s: %d rows rejected (kept in klines_rejected), e.g. %s",
             plan.symbol,
             plan.interval,
-            len(rejects),
-            rejects[0]["failed_checks"],
+            len(prepared.rejects),
+            prepared.rejects[0]["failed_checks"],
         )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 
 from exchange.intervals import Interval
 
@@ -60,34 +61,33 @@ def find_missing(
 ) -> list[tuple[int, int, int]]:
     """Runs of grid points in ``[start_ms, end_ms)`` with no stored candle, as
     ``(first missing open, open after the last missing, count)``."""
+    stored = con.execute(_STORED, [market, symbol, interval.name, start_ms, end_ms]).fetchnumpy()[
+        "t"
+    ]
+    return missing_runs(stored, interval, start_ms, end_ms)
+
+
+def missing_runs(
+    present_ms: np.ndarray, interval: Interval, start_ms: int, end_ms: int
+) -> list[tuple[int, int, int]]:
+    """Runs of grid points in ``[start_ms, end_ms)`` not in ``present_ms`` (epoch ms), as
+    ``(first missing open, open after the last missing, count)``."""
     first = interval.ceil(start_ms)
     if first >= end_ms:
         return []
-    params = [market, symbol, interval.name, first, end_ms]
-    if interval.ms is None:  # calendar months are not evenly spaced: a short list in Python
-        grid = []
-        while first < end_ms:
-            grid.append(first)
-            first = interval.add(first, 1)
-        present = {int(t) for (t,) in con.execute(_STORED, params).fetchall()}
-        runs: list[list[int]] = []
-        for i, t in enumerate(grid):
-            if t in present:
-                continue
-            if runs and runs[-1][-1] == grid[i - 1]:
-                runs[-1].append(t)
-            else:
-                runs.append([t])
-        return [(r[0], interval.add(r[-1], 1), len(r)) for r in runs]
-    # Gaps and islands: consecutive missing points share t - n * step.
-    sql = f"""
-    WITH grid AS (SELECT unnest(range(?::BIGINT, ?::BIGINT, ?::BIGINT)) AS t),
-    missing AS (SELECT t FROM grid ANTI JOIN ({_STORED}) s USING (t)),
-    numbered AS (SELECT t, row_number() OVER (ORDER BY t) AS n FROM missing)
-    SELECT min(t), max(t), count(*) FROM numbered GROUP BY t - n * ? ORDER BY 1
-    """
-    rows = con.execute(sql, [first, end_ms, interval.ms, *params, interval.ms]).fetchall()
-    return [(int(lo), int(hi) + interval.ms, int(n)) for lo, hi, n in rows]
+    if interval.ms is not None:
+        grid = np.arange(first, end_ms, interval.ms, dtype="int64")
+    else:  # calendar months are not evenly spaced: a short list
+        points = [first]
+        while (nxt := interval.add(points[-1], 1)) < end_ms:
+            points.append(nxt)
+        grid = np.array(points, dtype="int64")
+    missing = np.flatnonzero(~np.isin(grid, np.asarray(present_ms, dtype="int64")))
+    if not len(missing):
+        return []
+    breaks = np.flatnonzero(np.diff(missing) != 1) + 1
+    runs = np.split(missing, breaks)
+    return [(int(grid[r[0]]), interval.add(int(grid[r[-1]]), 1), len(r)) for r in runs]
 
 
 def replace_gaps(
@@ -106,19 +106,24 @@ def replace_gaps(
     A gap already known with the same start and cause keeps its ``first_seen_at``;
     ``verified_at`` becomes now. Call inside the caller's transaction.
     """
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE new_gaps (
-            gap_start BIGINT, gap_end BIGINT, missing BIGINT, cause VARCHAR, detail VARCHAR)"""
-    )
-    if gaps:
-        con.executemany(
-            "INSERT INTO new_gaps VALUES (?, ?, ?, ?, ?)",
-            [(g.start_ms, g.end_ms, g.missing, g.cause, g.detail) for g in gaps],
-        )
     key = "market = ? AND symbol = ? AND interval = ?"
     in_range = (
         "gap_start >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' "
         "AND gap_start < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'"
+    )
+    if not gaps:
+        con.execute(
+            f"DELETE FROM klines_gaps WHERE {key} AND {in_range}",
+            [market, symbol, interval, start_ms, end_ms],
+        )
+        return
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE new_gaps (
+            gap_start BIGINT, gap_end BIGINT, missing BIGINT, cause VARCHAR, detail VARCHAR)"""
+    )
+    con.executemany(
+        "INSERT INTO new_gaps VALUES (?, ?, ?, ?, ?)",
+        [(g.start_ms, g.end_ms, g.missing, g.cause, g.detail) for g in gaps],
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE old_gaps AS

@@ -1,9 +1,12 @@
 """The DuckDB warehouse: the only module that opens the database file.
 
-Writes are short: open, one transaction per batch, close. The lock DuckDB puts
-on the file is therefore held only while writing; when another process holds
-it (a second ingest, an analyst's session) the writer waits and retries with a
-log line instead of failing at once.
+Writes are short: one transaction per batch, and the file is open only while
+writing. Outside a :meth:`Warehouse.session` every write opens and closes it;
+inside one (a flow run), back-to-back writes share one connection that is
+closed once writes pause for ``idle_s`` or after ``max_hold_s`` of holding it, so
+the lock DuckDB puts on the file is still released between bursts. When another
+process holds it (a second ingest, an analyst's session) the writer waits and
+retries with a log line instead of failing at once.
 """
 
 from __future__ import annotations
@@ -12,20 +15,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from exchange.intervals import Interval
 
 from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
-from .gaps import Gap, find_missing, load_gaps, replace_gaps
+from .gaps import Gap, find_missing, load_gaps, missing_runs, replace_gaps
 from .migrations import apply_migrations
 from .schema import VALUE_COLUMNS
 
@@ -34,8 +38,13 @@ log = logging.getLogger("klines.warehouse")
 _DUCKDB_MAGIC = b"DUCK"
 _KEY = ("market", "symbol", "interval", "open_time")
 _UPDATED_COLUMNS = (*VALUE_COLUMNS, "close_time")
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
+_HANDLES: dict[str, _FileHandle] = {}
+_HANDLES_GUARD = threading.Lock()
+# A session keeps the connection while writes follow each other closely, and lets the
+# file go when they pause (idle) or after holding it this long, for at least
+# RELEASE_GAP_S, so that a process polling for the lock (every _POLL_MAX_S) gets in.
+IDLE_S, MAX_HOLD_S, RELEASE_GAP_S = 0.25, 5.0, 0.4
+_POLL_MAX_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,73 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+class _FileHandle:
+    """This process's access to one database file: a re-entrant lock serialising its
+    writers, and, while a session is open, the connection they share."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.sessions = 0
+        self._idle_s, self._max_hold_s = IDLE_S, MAX_HOLD_S
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = self._used_at = 0.0
+        self._released_at = float("-inf")
+        self._closer: threading.Thread | None = None
+        self._borrowed = 0
+
+    def enter(self, idle_s: float, max_hold_s: float) -> None:
+        with self.lock:
+            self.sessions += 1
+            self._idle_s, self._max_hold_s = idle_s, max_hold_s
+
+    def leave(self) -> None:
+        with self.lock:
+            self.sessions -= 1
+            if not self.sessions:
+                self._close()
+
+    def borrow(self, open_: Callable[[], duckdb.DuckDBPyConnection]) -> duckdb.DuckDBPyConnection:
+        """The shared connection, opened if needed (call with ``lock`` held)."""
+        self._borrowed += 1
+        if self._con is None:
+            gap = self._released_at + RELEASE_GAP_S - time.monotonic()
+            if gap > 0:  # just let go after a long hold: give a waiting process its turn
+                time.sleep(gap)
+            self._con = open_()
+            self._opened_at = time.monotonic()
+            if self._closer is None:
+                self._closer = threading.Thread(
+                    target=self._close_when_idle, name="klines-warehouse-closer", daemon=True
+                )
+                self._closer.start()
+        return self._con
+
+    def give_back(self) -> None:
+        """After a use: note the time, and let go of a connection held too long."""
+        self._borrowed -= 1
+        self._used_at = time.monotonic()
+        if not self._borrowed and self._used_at - self._opened_at >= self._max_hold_s:
+            self._close()
+            self._released_at = self._used_at
+
+    def _close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _close_when_idle(self) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                if self._con is not None and now - self._used_at >= self._idle_s:
+                    self._close()
+                if self._con is None:
+                    self._closer = None
+                    return
+                wait = self._used_at + self._idle_s - now
+            time.sleep(wait)
+
+
 class Warehouse:
     """A DuckDB file of klines.
 
@@ -90,8 +166,8 @@ class Warehouse:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         key = str(self.path.resolve())
-        with _WRITE_LOCKS_GUARD:
-            self._write_lock = _WRITE_LOCKS.setdefault(key, threading.Lock())
+        with _HANDLES_GUARD:
+            self._handle = _HANDLES.setdefault(key, _FileHandle())
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Another process (a Dask worker) gets its own in-process write lock.
@@ -99,16 +175,57 @@ class Warehouse:
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection in UTC; a writable one has every migration applied."""
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = self._open(read_only)
+        """A connection in UTC; a writable one has every migration applied.
+
+        A writable connection is used by one thread at a time in this process; inside a
+        :meth:`session` every connection (read-only ones too) is the session's.
+        """
+        handle = self._handle
+        if read_only and not handle.sessions:
+            con = self._open(read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        with handle.lock:
+            if handle.sessions:
+                try:
+                    yield handle.borrow(self._open_writable)
+                finally:
+                    handle.give_back()
+                return
+            con = self._open_writable()
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def session(
+        self, idle_s: float = IDLE_S, max_hold_s: float = MAX_HOLD_S
+    ) -> Iterator[Warehouse]:
+        """Share one connection among this process's writes until the block ends.
+
+        Many small writes (an incremental run over 100 series) then cost a transaction
+        each instead of an open, a transaction and a close (a checkpoint). The file is
+        still let go whenever writes pause for ``idle_s`` and at least every ``max_hold_s``.
+        """
+        self._handle.enter(idle_s, max_hold_s)
         try:
-            if not read_only:
-                apply_migrations(con)
-            yield con
+            yield self
         finally:
+            self._handle.leave()
+
+    def _open_writable(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open(read_only=False)
+        try:
+            apply_migrations(con)
+        except BaseException:
             con.close()
+            raise
+        return con
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout
@@ -139,7 +256,7 @@ class Warehouse:
                     )
                     announced = True
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _POLL_MAX_S)
 
     # -- reads --------------------------------------------------------------------
 
@@ -154,7 +271,7 @@ class Warehouse:
         result: dict[tuple[str, str], tuple[int, int] | None] = dict.fromkeys(series)
         if not self.path.exists() or not series:
             return result
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             rows = con.execute(
                 "SELECT symbol, interval, epoch_ms(min(open_time)), epoch_ms(max(open_time)) "
                 "FROM klines WHERE market = ? GROUP BY symbol, interval",
@@ -169,36 +286,53 @@ class Warehouse:
         self, market: str, ranges: Sequence[tuple[str, str, int, int]]
     ) -> list[dict[str, Any]]:
         """Per (symbol, interval, start, end): candles expected, present, missing by cause."""
-        rows = []
-        with self._write_lock, self.connect() as con:
-            for symbol, interval, start_ms, end_ms in ranges:
-                expected = Interval.parse(interval).count(
-                    Interval.parse(interval).ceil(start_ms), end_ms
-                )
-                present = _count(
-                    con,
-                    "SELECT count(*) FROM klines WHERE market = ? AND symbol = ? AND interval = ? "
-                    "AND open_time >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' "
-                    "AND open_time < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'",
-                    [market, symbol, interval, start_ms, end_ms],
-                )
-                by_cause = dict(
+        if not ranges:
+            return []
+        wanted = pa.table(  # one query for every range
+            {
+                "i": list(range(len(ranges))),
+                "symbol": [r[0] for r in ranges],
+                "interval": [r[1] for r in ranges],
+                "lo": [r[2] for r in ranges],
+                "hi": [r[3] for r in ranges],
+            }
+        )
+        with self.connect() as con:
+            con.register("wanted", wanted)
+            try:
+                present = dict(
                     con.execute(
-                        "SELECT cause, sum(missing)::BIGINT FROM klines_gaps WHERE market = ? AND symbol = ? "
-                        "AND interval = ? AND gap_start < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' "
-                        "AND gap_end > epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' GROUP BY cause",
-                        [market, symbol, interval, end_ms, start_ms],
+                        """SELECT w.i, count(k.open_time) FROM wanted w LEFT JOIN klines k
+                        ON k.market = ? AND k.symbol = w.symbol AND k.interval = w.interval
+                        AND k.open_time >= epoch_ms(w.lo) AT TIME ZONE 'UTC'
+                        AND k.open_time < epoch_ms(w.hi) AT TIME ZONE 'UTC'
+                        GROUP BY w.i""",
+                        [market],
                     ).fetchall()
                 )
-                rows.append(
-                    {
-                        "symbol": symbol,
-                        "interval": interval,
-                        "expected": expected,
-                        "present": present,
-                        **{f"missing_{c}": int(n) for c, n in by_cause.items()},
-                    }
-                )
+                missing = con.execute(
+                    """SELECT w.i, g.cause, sum(g.missing)::BIGINT FROM wanted w JOIN klines_gaps g
+                    ON g.market = ? AND g.symbol = w.symbol AND g.interval = w.interval
+                    AND g.gap_start < epoch_ms(w.hi) AT TIME ZONE 'UTC'
+                    AND g.gap_end > epoch_ms(w.lo) AT TIME ZONE 'UTC'
+                    GROUP BY w.i, g.cause ORDER BY w.i, g.cause""",
+                    [market],
+                ).fetchall()
+            finally:
+                con.unregister("wanted")
+        rows = []
+        for i, (symbol, interval, start_ms, end_ms) in enumerate(ranges):
+            iv = Interval.parse(interval)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "interval": interval,
+                    "expected": iv.count(iv.ceil(start_ms), end_ms),
+                    "present": int(present.get(i, 0)),
+                }
+            )
+        for i, cause, n in missing:
+            rows[i][f"missing_{cause}"] = int(n)
         return rows
 
     # -- writes -------------------------------------------------------------------
@@ -224,91 +358,63 @@ class Warehouse:
         and ledger never disagree after a crash.
         """
         columns = ["open_time_ms", *VALUE_COLUMNS, "close_time_ms"]
-        staged = pa.Table.from_pandas(valid[columns], preserve_index=False)  # noqa: F841
-        rejects = pd.DataFrame(  # noqa: F841
+        staged = pa.Table.from_pandas(valid[columns], preserve_index=False)
+        rejects = pd.DataFrame(
             list(rejected), columns=["open_time_ms", "raw", "failed_checks"]
         ).astype({"open_time_ms": "Int64"})
-        value_list = ", ".join(VALUE_COLUMNS)
-        differs = " OR ".join(f"k.{c} IS DISTINCT FROM s.{c}" for c in _UPDATED_COLUMNS)
-        with self._write_lock, self.connect() as con:
+        opens = valid["open_time_ms"].to_numpy(dtype="int64")
+        span = expected or ((int(opens[0]), int(opens[-1]) + 1) if len(opens) else None)
+        key = [market, symbol, interval]
+        with self.connect() as con:
+            con.register("staged", staged)
+            con.register("rejects", rejects)
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE stg AS
-                    SELECT ?::VARCHAR AS market, ?::VARCHAR AS symbol, ?::VARCHAR AS interval,
-                           epoch_ms(open_time_ms) AT TIME ZONE 'UTC' AS open_time,
-                           {value_list},
-                           epoch_ms(close_time_ms) AT TIME ZONE 'UTC' AS close_time
-                    FROM staged""",
-                    [market, symbol, interval],
-                )
-                updated = _count(
-                    con,
-                    f"""INSERT INTO klines_revisions
-                    SELECT k.market, k.symbol, k.interval, k.open_time,
-                           k.open, k.high, k.low, k.close, k.volume, k.close_time,
-                           k.quote_volume, k.trades, k.taker_buy_base_volume, k.taker_buy_quote_volume,
-                           k.source, k.ingested_at, k.run_id, now(), ?
-                    FROM klines k JOIN stg s USING (market, symbol, interval, open_time)
-                    WHERE {differs}""",
-                    [run_id],
-                )
-                if updated:
-                    # Only changed candles are touched: unchanged ones keep their lineage.
-                    sets = ", ".join(
-                        f"{c} = s.{c}"
-                        for c in (*_UPDATED_COLUMNS, "source", "ingested_at", "run_id")
-                    )
-                    con.execute(
-                        f"""UPDATE klines AS k SET {sets}
-                        FROM (SELECT *, ?::VARCHAR AS source, now() AS ingested_at,
-                                     ?::VARCHAR AS run_id FROM stg) s
-                        WHERE k.market = s.market AND k.symbol = s.symbol
-                          AND k.interval = s.interval AND k.open_time = s.open_time
-                          AND ({differs})""",
-                        [source, run_id],
-                    )
-                # New candles: a plain insert of the keys not stored yet (no conflict path).
-                inserted = _count(
-                    con,
-                    """INSERT INTO klines BY NAME
-                    SELECT s.*, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
-                    FROM stg s ANTI JOIN klines k USING (market, symbol, interval, open_time)""",
-                    [source, run_id],
-                )
+                updated = 0
+                if span is None:
+                    inserted = 0
+                elif not _any_stored(con, key, span):
+                    # Nothing stored in the range (a backfill, a new tail): a plain insert.
+                    inserted = _count(con, _INSERT_STAGED, [*key, source, run_id])
+                else:
+                    inserted, updated = _upsert_staged(con, key, source, run_id)
                 if len(rejects):
                     con.execute(
                         """INSERT INTO klines_rejected
                         SELECT ?, ?, ?, open_time_ms, raw, failed_checks, ?, ?, now() FROM rejects""",
-                        [market, symbol, interval, source, run_id],
+                        [*key, source, run_id],
                     )
-                con.execute("DROP TABLE stg")
                 if expected is not None:
+                    # With a plain insert, the range holds exactly this batch's candles.
+                    stored = opens if inserted == len(opens) and not updated else None
                     self._ledger_fetched_range(
-                        con,
-                        market,
-                        symbol,
-                        interval,
-                        expected,
-                        list(rejects["open_time_ms"].dropna()),
-                        run_id,
+                        con, key, expected, stored, list(rejects["open_time_ms"].dropna()), run_id
                     )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                con.unregister("staged")
+                con.unregister("rejects")
         return WriteResult(inserted, updated, len(rejects))
 
     @staticmethod
     def _ledger_fetched_range(
         con: duckdb.DuckDBPyConnection,
-        market: str,
-        symbol: str,
-        interval: str,
+        key: list[str],
         expected: tuple[int, int],
+        stored: np.ndarray | None,
         rejected_opens: list[int],
         run_id: str,
     ) -> None:
+        market, symbol, interval = key
+        iv = Interval.parse(interval)
+        runs = (
+            find_missing(con, market, symbol, iv, *expected)
+            if stored is None
+            else missing_runs(stored, iv, *expected)
+        )
         gaps = [
             Gap(
                 lo,
@@ -316,7 +422,7 @@ class Warehouse:
                 n,
                 "rejected" if any(lo <= t < hi for t in rejected_opens) else "exchange_empty",
             )
-            for lo, hi, n in find_missing(con, market, symbol, Interval.parse(interval), *expected)
+            for lo, hi, n in runs
         ]
         replace_gaps(
             con,
@@ -341,7 +447,7 @@ class Warehouse:
         run_id: str,
     ) -> None:
         """Set the ledger rows starting in ``[start_ms, end_ms)`` to ``gaps`` (one transaction)."""
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 replace_gaps(
@@ -366,14 +472,14 @@ class Warehouse:
         result: dict[tuple[str, str], list[Gap]] = {key: [] for key in series}
         if not self.path.exists():
             return result
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             for symbol, interval in series:
                 result[(symbol, interval)] = load_gaps(con, market, symbol, interval)
         return result
 
     def record_ban(self, base_url: str, until_epoch_ms: int, detail: str) -> None:
         """Remember a 418 ban so that runs started during it send nothing."""
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             con.execute(
                 "INSERT INTO rate_limit_bans VALUES (?, epoch_ms(?::BIGINT) AT TIME ZONE 'UTC', now(), ?)",
                 [base_url, until_epoch_ms, detail],
@@ -383,7 +489,7 @@ class Warehouse:
         """End (local epoch ms) of a remembered ban on ``base_url`` still in force, if any."""
         if not self.path.exists():
             return None
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             row = con.execute(
                 "SELECT epoch_ms(max(banned_until)) FROM rate_limit_bans WHERE base_url = ?",
                 [base_url],
@@ -393,7 +499,7 @@ class Warehouse:
 
     def record_run(self, run: dict[str, Any], series: Sequence[dict[str, Any]]) -> None:
         """Append one run and its per-series summary to the run log."""
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             con.execute(
                 "INSERT INTO ingest_runs BY NAME SELECT * FROM (SELECT "
@@ -412,7 +518,7 @@ class Warehouse:
 
     def record_liveness(self, run: dict[str, Any], streams: Sequence[dict[str, Any]]) -> None:
         """Append one liveness run and one row per stream, in one transaction."""
-        with self._write_lock, self.connect() as con:
+        with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 _insert(con, "liveness_runs", run)
@@ -422,6 +528,73 @@ class Warehouse:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+
+_STAGED_COLUMNS = f"""?::VARCHAR AS market, ?::VARCHAR AS symbol, ?::VARCHAR AS interval,
+       epoch_ms(open_time_ms) AT TIME ZONE 'UTC' AS open_time,
+       {", ".join(VALUE_COLUMNS)},
+       epoch_ms(close_time_ms) AT TIME ZONE 'UTC' AS close_time"""
+_INSERT_STAGED = f"""INSERT INTO klines BY NAME
+SELECT {_STAGED_COLUMNS}, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
+FROM staged"""
+_DIFFERS = " OR ".join(f"k.{c} IS DISTINCT FROM s.{c}" for c in _UPDATED_COLUMNS)
+
+
+def _any_stored(con: duckdb.DuckDBPyConnection, key: list[str], span: tuple[int, int]) -> bool:
+    """Whether the series has a stored candle opening in ``[span[0], span[1])``."""
+    return (
+        con.execute(
+            """SELECT 1 FROM klines WHERE market = ? AND symbol = ? AND interval = ?
+            AND open_time >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'
+            AND open_time < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' LIMIT 1""",
+            [*key, *span],
+        ).fetchone()
+        is not None
+    )
+
+
+def _upsert_staged(
+    con: duckdb.DuckDBPyConnection, key: list[str], source: str, run_id: str
+) -> tuple[int, int]:
+    """Merge ``staged`` into a range that already holds candles: (inserted, updated).
+
+    Unchanged candles are left alone; a changed one is copied to ``klines_revisions``
+    and updated; new keys go in as a plain insert (no conflict path).
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE stg AS SELECT {_STAGED_COLUMNS} FROM staged", key)
+    updated = _count(
+        con,
+        f"""INSERT INTO klines_revisions
+        SELECT k.market, k.symbol, k.interval, k.open_time,
+               k.open, k.high, k.low, k.close, k.volume, k.close_time,
+               k.quote_volume, k.trades, k.taker_buy_base_volume, k.taker_buy_quote_volume,
+               k.source, k.ingested_at, k.run_id, now(), ?
+        FROM klines k JOIN stg s USING (market, symbol, interval, open_time)
+        WHERE {_DIFFERS}""",
+        [run_id],
+    )
+    if updated:
+        sets = ", ".join(
+            f"{c} = s.{c}" for c in (*_UPDATED_COLUMNS, "source", "ingested_at", "run_id")
+        )
+        con.execute(
+            f"""UPDATE klines AS k SET {sets}
+            FROM (SELECT *, ?::VARCHAR AS source, now() AS ingested_at,
+                         ?::VARCHAR AS run_id FROM stg) s
+            WHERE k.market = s.market AND k.symbol = s.symbol
+              AND k.interval = s.interval AND k.open_time = s.open_time
+              AND ({_DIFFERS})""",
+            [source, run_id],
+        )
+    inserted = _count(
+        con,
+        """INSERT INTO klines BY NAME
+        SELECT s.*, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
+        FROM stg s ANTI JOIN klines k USING (market, symbol, interval, open_time)""",
+        [source, run_id],
+    )
+    con.execute("DROP TABLE stg")
+    return inserted, updated
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:

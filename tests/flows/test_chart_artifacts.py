@@ -7,6 +7,7 @@ import base64
 import re
 from pathlib import Path
 
+import duckdb
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -23,7 +24,7 @@ async def _latest(key: str):
         found = await client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
         )
-        return found[-1] if found else None
+        return max(found, key=lambda a: a.created) if found else None
 
 
 def _png_in(markdown: str) -> bytes:
@@ -62,3 +63,21 @@ def test_a_liveness_picture_can_be_published_the_same_way() -> None:
 
     liveness()
     assert _png_in(asyncio.run(_latest("ws-liveness-test")).data) == png
+
+
+def test_the_picture_is_redrawn_only_when_it_would_look_different(db_path: Path) -> None:
+    fill(db_path, Market(), "ETHUSDT", "1h", ms("2026-10-25T00:00:00"), NOW_MS, NOW_MS)
+
+    @flow
+    def report() -> object:
+        return publish_coverage_chart(str(db_path), days=401)
+
+    first = report()
+    assert first is not None
+    assert report() is None  # same picture: the newest artifact already shows it
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("DELETE FROM klines WHERE open_time = '2026-10-26 05:00:00+00'")
+    redrawn = report()
+    assert redrawn is not None and redrawn != first
+    artifact = asyncio.run(_latest(COVERAGE_KEY))
+    assert "| ETHUSDT 1h | 2026-10-26 | 23 / 24 |" in artifact.data

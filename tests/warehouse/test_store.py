@@ -146,3 +146,35 @@ def test_a_writer_waits_for_another_process_then_gives_up_clearly(db_path: Path)
     finally:
         holder.communicate("")
     assert write(warehouse, ROWS, "run-3").inserted == 0  # lock released: proceeds
+
+
+def test_a_fresh_range_and_a_refetched_one_give_the_same_candles_and_ledger(
+    db_path: Path,
+) -> None:
+    warehouse = Warehouse(db_path)
+    minute = 60_000
+    full = [
+        [T0 + i * minute, *ROWS[0][1:6], T0 + i * minute + 59_999, *ROWS[0][7:]] for i in range(5)
+    ]
+    holes = [full[0], full[1], full[3]]
+
+    def put(batch: list[list]) -> tuple[int, list[tuple]]:
+        checked = validate_batch(parse_pages([json.dumps(batch)]), "1m")
+        inserted = warehouse.write_batch(
+            market="usdm", symbol="FILUSDT", interval="1m", valid=checked.valid,
+            rejected=[], source="rest", run_id="r", expected=(T0, T0 + 5 * minute),
+        ).inserted  # fmt: skip
+        with warehouse.connect(read_only=True) as con:
+            ledger = con.execute(
+                "SELECT epoch_ms(gap_start), epoch_ms(gap_end), missing, cause FROM klines_gaps "
+                "ORDER BY gap_start"
+            ).fetchall()
+        return inserted, ledger
+
+    gaps = [(T0 + 2 * minute, T0 + 3 * minute, 1, "exchange_empty"),
+            (T0 + 4 * minute, T0 + 5 * minute, 1, "exchange_empty")]  # fmt: skip
+    assert put(holes) == (3, gaps)  # nothing stored in the range: a plain insert
+    stored = snapshot(warehouse)
+    assert put(holes) == (0, gaps)  # stored already: the merge path agrees
+    assert snapshot(warehouse) == stored
+    assert put(full) == (2, [])  # the holes filled: the ledger rows go
