@@ -359,45 +359,45 @@ class Warehouse:
         """
         columns = ["open_time_ms", *VALUE_COLUMNS, "close_time_ms"]
         staged = pa.Table.from_pandas(valid[columns], preserve_index=False)
-        rejects = pd.DataFrame(
-            list(rejected), columns=["open_time_ms", "raw", "failed_checks"]
-        ).astype({"open_time_ms": "Int64"})
         opens = valid["open_time_ms"].to_numpy(dtype="int64")
-        span = expected or ((int(opens[0]), int(opens[-1]) + 1) if len(opens) else None)
+        rejected_opens = [r["open_time_ms"] for r in rejected if r["open_time_ms"] is not None]
+        # The range checked for stored candles: the fetched range and every row of the batch.
+        bounds = ([int(opens[0]), int(opens[-1]) + 1] if len(opens) else []) + list(expected or ())
+        span = (min(bounds), max(bounds)) if bounds else None
         key = [market, symbol, interval]
         with self.connect() as con:
             con.register("staged", staged)
-            con.register("rejects", rejects)
             con.execute("BEGIN TRANSACTION")
             try:
-                updated = 0
-                if span is None:
-                    inserted = 0
-                elif not _any_stored(con, key, span):
+                inserted = updated = 0
+                fresh = span is not None and not _any_stored(con, key, span)
+                if fresh:
                     # Nothing stored in the range (a backfill, a new tail): a plain insert.
                     inserted = _count(con, _INSERT_STAGED, [*key, source, run_id])
-                else:
+                elif span is not None:
                     inserted, updated = _upsert_staged(con, key, source, run_id)
-                if len(rejects):
+                if rejected:
+                    rejects = pd.DataFrame(
+                        list(rejected), columns=["open_time_ms", "raw", "failed_checks"]
+                    ).astype({"open_time_ms": "Int64"})
+                    con.register("rejects", rejects)
                     con.execute(
                         """INSERT INTO klines_rejected
                         SELECT ?, ?, ?, open_time_ms, raw, failed_checks, ?, ?, now() FROM rejects""",
                         [*key, source, run_id],
                     )
+                    con.unregister("rejects")
                 if expected is not None:
-                    # With a plain insert, the range holds exactly this batch's candles.
-                    stored = opens if inserted == len(opens) and not updated else None
-                    self._ledger_fetched_range(
-                        con, key, expected, stored, list(rejects["open_time_ms"].dropna()), run_id
-                    )
+                    # After a plain insert the range holds exactly this batch's candles.
+                    stored = opens if fresh else None
+                    self._ledger_fetched_range(con, key, expected, stored, rejected_opens, run_id)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             finally:
                 con.unregister("staged")
-                con.unregister("rejects")
-        return WriteResult(inserted, updated, len(rejects))
+        return WriteResult(inserted, updated, len(rejected))
 
     @staticmethod
     def _ledger_fetched_range(

@@ -178,3 +178,27 @@ def test_a_fresh_range_and_a_refetched_one_give_the_same_candles_and_ledger(
     assert put(holes) == (0, gaps)  # stored already: the merge path agrees
     assert snapshot(warehouse) == stored
     assert put(full) == (2, [])  # the holes filled: the ledger rows go
+
+
+def test_candles_between_stored_ones_leave_only_the_true_holes_in_the_ledger(
+    db_path: Path,
+) -> None:
+    warehouse = Warehouse(db_path)
+    minute = 60_000
+    full = [
+        [T0 + i * minute, *ROWS[0][1:6], T0 + i * minute + 59_999, *ROWS[0][7:]] for i in range(5)
+    ]
+
+    def put(batch: list[list]) -> int:
+        checked = validate_batch(parse_pages([json.dumps(batch)]), "1m")
+        return warehouse.write_batch(
+            market="usdm", symbol="FILUSDT", interval="1m", valid=checked.valid,
+            rejected=[], source="rest", run_id="r", expected=(T0, T0 + 5 * minute),
+        ).inserted  # fmt: skip
+
+    assert put([full[0], full[2]]) == 2
+    assert put([full[1], full[3]]) == 2  # all new, but the range already held candles
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT epoch_ms(gap_start), missing FROM klines_gaps").fetchall() == [
+            (T0 + 4 * minute, 1)
+        ]
