@@ -3,8 +3,8 @@
 100 symbols × 1m on the simulator (40 ± 10 ms latency, 400 weight per 10 s). A first run
 stores the last 30 minutes; the clock then moves 5 minutes and the timed run (a real
 ``ingest-klines`` flow run on a temporary Prefect API, as ``klines ingest`` does) resumes
-every series. Reported: seconds from the flow's start to its end (``ingest_runs``) and the
-wall time of the call.
+every series. Reported: seconds from the flow run's start to its end, as Prefect recorded
+them (planning, loading and every artifact included), and the wall time of the call.
 
 Run: ``uv run python -m bench.incremental [--series 100]``.
 """
@@ -17,7 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.cli import run_ingest
 from simulator import Market
@@ -50,11 +51,11 @@ def run(series: int = 100) -> list[list]:
             summary = run_ingest(symbols, ["1m"], None, None, db, sim.url)
             wall = time.perf_counter() - t0
             reqs = sim.stats.snapshot()["requests_by_path"]["/fapi/v1/klines"] - before
-            with duckdb.connect(db, read_only=True) as con:
-                (flow_s,) = con.execute(
-                    "SELECT epoch(finished_at) - epoch(started_at) FROM ingest_runs "
-                    "ORDER BY started_at DESC LIMIT 1"
-                ).fetchone()
+            with get_client(sync_client=True) as client:
+                (flow_run,) = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[summary["run_id"]]))
+                )
+            flow_s = (flow_run.end_time - flow_run.start_time).total_seconds()
     finally:
         sim.stop()
     new = sum(int(s["inserted"]) for s in summary["series"])

@@ -17,16 +17,17 @@ from exchange.archive import ArchiveClient
 from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
-from tasks.archive import SOURCES
+from tasks.archive import SOURCES, archive_files_for
 from tasks.charts import publish_coverage_chart
 from tasks.ingest import (
     ingest_series_task,
+    ingest_small_series_task,
     publish_completeness,
     publish_summary,
     read_exchange_state,
 )
 from tasks.progress import BackfillProgress
-from tasks.series import COUNTERS, SeriesPlan, SeriesResult
+from tasks.series import COUNTERS, SeriesPlan, SeriesResult, fits_one_page
 from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
@@ -35,6 +36,9 @@ from .runners import check_warehouse, select_task_runner
 from .settings import Settings
 
 MARKET = "usdm"
+# Series needing one page each (a scheduled run's new candles) load in groups of this many:
+# one task, one parse, one validation and one transaction per group and interval.
+SMALL_GROUP = 25
 
 
 class IngestIncomplete(Exception):
@@ -248,14 +252,23 @@ def ingest_klines(
         progress = BackfillProgress(
             sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in plan.fetch)
         )
+        small, large = _split_small(plan.fetch, client, archive, source, server_ms)
         futures = [
             ingest_series_task.submit(
                 p, client, warehouse, run_id, server_ms, archive, source, progress
             )
-            for p in plan.fetch
+            for p in large
         ]
-        _follow(futures, progress)
-        results = _merge_results([f.result() for f in futures])
+        grouped = [
+            ingest_small_series_task.submit(
+                group, client, warehouse, run_id, server_ms, progress, _group_label(group)
+            )
+            for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
+        ]
+        _follow([*futures, *grouped], progress)
+        results = _merge_results(
+            [f.result() for f in futures] + [r for f in grouped for r in f.result()]
+        )
         if any(r.status == "banned" for r in results):
             _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
 
@@ -321,6 +334,31 @@ def ingest_klines(
         if summary.status != "ok":
             raise IngestIncomplete(_problem_line(results), summary.as_dict())
         return summary.as_dict()
+
+
+def _split_small(
+    plans: list[SeriesPlan],
+    client: RestClient,
+    archive: ArchiveClient | None,
+    source: str,
+    server_ms: int,
+) -> tuple[list[SeriesPlan], list[SeriesPlan]]:
+    """Plans that need one REST page and no archive file (loaded in groups), and the rest
+    (one task each)."""
+    limit = client.config.page_limit
+    small, large = [], []
+    for p in plans:
+        one_page = fits_one_page(p, limit) and not (
+            archive is not None and archive_files_for(p, source, server_ms, limit)
+        )
+        (small if one_page else large).append(p)
+    return small, large
+
+
+def _group_label(group: list[SeriesPlan]) -> str:
+    first = group[0]
+    more = f"-and-{len(group) - 1}-more" if len(group) > 1 else ""
+    return f"{first.symbol}-{first.interval}{more}"
 
 
 def _remember_ban(warehouse: Warehouse, client: RestClient, url: str, detail: str) -> None:

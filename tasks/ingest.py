@@ -15,7 +15,7 @@ from exchange.rest import ExchangeInfo, RestClient
 from warehouse.store import Warehouse
 
 from .archive import archive_files_for, ingest_series_archive, min_file_candles
-from .series import Progress, SeriesPlan, SeriesResult, ingest_series
+from .series import Progress, SeriesPlan, SeriesResult, ingest_series, ingest_small_series
 
 
 @task(name="read-exchange-state", cache_policy=NO_CACHE, persist_result=False)
@@ -66,6 +66,34 @@ def ingest_series_task(
         run_id=run_id,
         server_ms=server_ms,
         workers=workers,
+        progress=progress,
+    )
+
+
+@task(
+    name="ingest-small-series",
+    task_run_name="ingest-{label}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_small_series_task(
+    plans: list[SeriesPlan],
+    client: RestClient,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+    progress: Progress | None = None,
+    label: str = "series",
+) -> list[SeriesResult]:
+    """Fetch, validate and upsert several one-page series together
+    (:func:`tasks.series.ingest_small_series`); one result per series."""
+    return ingest_small_series(
+        plans,
+        client,
+        warehouse,
+        run_id=run_id,
+        server_ms=server_ms,
+        workers=client.config.workers,
         progress=progress,
     )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from exchange.intervals import Interval
 
@@ -90,6 +91,18 @@ def missing_runs(
     return [(int(grid[r[0]]), interval.add(int(grid[r[-1]]), 1), len(r)) for r in runs]
 
 
+@dataclass(frozen=True)
+class LedgerRange:
+    """The ledger rows of one series that start in ``[start_ms, end_ms)`` should be ``gaps``."""
+
+    market: str
+    symbol: str
+    interval: str
+    start_ms: int
+    end_ms: int
+    gaps: Sequence[Gap] = ()
+
+
 def replace_gaps(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -106,44 +119,71 @@ def replace_gaps(
     A gap already known with the same start and cause keeps its ``first_seen_at``;
     ``verified_at`` becomes now. Call inside the caller's transaction.
     """
-    key = "market = ? AND symbol = ? AND interval = ?"
-    in_range = (
-        "gap_start >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' "
-        "AND gap_start < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'"
-    )
-    if not gaps:
+    replace_ledger(con, [LedgerRange(market, symbol, interval, start_ms, end_ms, gaps)], run_id)
+
+
+_IN_SPAN = """g.market = s.market AND g.symbol = s.symbol AND g.interval = s.interval
+    AND g.gap_start >= epoch_ms(s.lo) AT TIME ZONE 'UTC'
+    AND g.gap_start < epoch_ms(s.hi) AT TIME ZONE 'UTC'"""
+
+
+def replace_ledger(
+    con: duckdb.DuckDBPyConnection, ranges: Sequence[LedgerRange], run_id: str
+) -> None:
+    """:func:`replace_gaps` for many ranges at once (a few statements in all)."""
+    if len(ranges) == 1 and not ranges[0].gaps:  # the common case: one statement
+        r = ranges[0]
         con.execute(
-            f"DELETE FROM klines_gaps WHERE {key} AND {in_range}",
-            [market, symbol, interval, start_ms, end_ms],
+            """DELETE FROM klines_gaps WHERE market = ? AND symbol = ? AND interval = ?
+            AND gap_start >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'
+            AND gap_start < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'""",
+            [r.market, r.symbol, r.interval, r.start_ms, r.end_ms],
         )
         return
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE new_gaps (
-            gap_start BIGINT, gap_end BIGINT, missing BIGINT, cause VARCHAR, detail VARCHAR)"""
+    spans = pa.table(
+        {
+            "market": [r.market for r in ranges],
+            "symbol": [r.symbol for r in ranges],
+            "interval": [r.interval for r in ranges],
+            "lo": pa.array([r.start_ms for r in ranges], pa.int64()),
+            "hi": pa.array([r.end_ms for r in ranges], pa.int64()),
+        }
     )
-    con.executemany(
-        "INSERT INTO new_gaps VALUES (?, ?, ?, ?, ?)",
-        [(g.start_ms, g.end_ms, g.missing, g.cause, g.detail) for g in gaps],
+    found = [(r, g) for r in ranges for g in r.gaps]
+    new = pa.table(
+        {
+            "market": [r.market for r, _ in found],
+            "symbol": [r.symbol for r, _ in found],
+            "interval": [r.interval for r, _ in found],
+            "gap_start": pa.array([g.start_ms for _, g in found], pa.int64()),
+            "gap_end": pa.array([g.end_ms for _, g in found], pa.int64()),
+            "missing": pa.array([g.missing for _, g in found], pa.int64()),
+            "cause": pa.array([g.cause for _, g in found], pa.string()),
+            "detail": pa.array([g.detail for _, g in found], pa.string()),
+        }
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE old_gaps AS
-        SELECT epoch_ms(gap_start) AS gap_start, cause, first_seen_at FROM klines_gaps
-        WHERE {key} AND {in_range}""",
-        [market, symbol, interval, start_ms, end_ms],
-    )
-    con.execute(
-        f"DELETE FROM klines_gaps WHERE {key} AND {in_range}",
-        [market, symbol, interval, start_ms, end_ms],
-    )
-    con.execute(
-        """INSERT INTO klines_gaps
-        SELECT ?, ?, ?, epoch_ms(n.gap_start) AT TIME ZONE 'UTC', epoch_ms(n.gap_end) AT TIME ZONE 'UTC',
-               n.missing, n.cause, n.detail, coalesce(o.first_seen_at, now()), now(), ?
-        FROM new_gaps n LEFT JOIN old_gaps o ON o.gap_start = n.gap_start AND o.cause = n.cause""",
-        [market, symbol, interval, run_id],
-    )
-    con.execute("DROP TABLE new_gaps")
-    con.execute("DROP TABLE old_gaps")
+    con.register("ledger_spans", spans)
+    con.register("ledger_new", new)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ledger_old AS
+            SELECT g.market, g.symbol, g.interval, epoch_ms(g.gap_start) AS gap_start, g.cause,
+                   g.first_seen_at
+            FROM klines_gaps g JOIN ledger_spans s ON {_IN_SPAN}"""
+        )
+        con.execute(f"DELETE FROM klines_gaps g USING ledger_spans s WHERE {_IN_SPAN}")
+        con.execute(
+            """INSERT INTO klines_gaps
+            SELECT n.market, n.symbol, n.interval, epoch_ms(n.gap_start) AT TIME ZONE 'UTC',
+                   epoch_ms(n.gap_end) AT TIME ZONE 'UTC', n.missing, n.cause, n.detail,
+                   coalesce(o.first_seen_at, now()), now(), ?
+            FROM ledger_new n LEFT JOIN ledger_old o USING (market, symbol, interval, gap_start, cause)""",
+            [run_id],
+        )
+        con.execute("DROP TABLE ledger_old")
+    finally:
+        con.unregister("ledger_spans")
+        con.unregister("ledger_new")
 
 
 def load_gaps(con: duckdb.DuckDBPyConnection, market: str, symbol: str, interval: str) -> list[Gap]:

@@ -84,7 +84,8 @@ def batch_schema(interval_name: str) -> pa.DataFrameSchema:
     """The pandera schema for one batch of one series of ``interval_name`` candles.
 
     The batch has ``open_time_ms`` and ``close_time_ms`` (epoch ms) and the value
-    columns of :data:`VALUE_FIELDS`, in arrow-backed dtypes so decimals stay exact.
+    columns of :data:`VALUE_FIELDS`, in arrow-backed dtypes so decimals stay exact; a batch
+    of several series numbers them in a ``series`` column.
     """
     interval = Interval.parse(interval_name)
     columns = {
@@ -92,6 +93,8 @@ def batch_schema(interval_name: str) -> pa.DataFrameSchema:
         "close_time_ms": pa.Column(_INT, nullable=False),
         "trades": pa.Column(_INT, pa.Check.ge(0), nullable=False),
         "n_fields": pa.Column(_INT, pa.Check.eq(12), nullable=False),
+        # Several series in one batch: rows of one series share a number here.
+        "series": pa.Column(_INT, nullable=False, required=False),
     }
     for name in PRICE_FIELDS:
         columns[name] = pa.Column(_PRICE, pa.Check.gt(0), nullable=False)
@@ -118,10 +121,19 @@ def batch_schema(interval_name: str) -> pa.DataFrameSchema:
             lambda d: d["close_time_ms"] == _next_open(d["open_time_ms"], interval) - 1
         ),
         _frame_check("open_time_strictly_increasing", "unique, strictly increasing open_time")(
-            lambda d: d["open_time_ms"] > d["open_time_ms"].cummax().shift(1).fillna(-1)
+            _strictly_increasing
         ),
     ]
     return pa.DataFrameSchema(columns, checks=checks, strict="filter", coerce=False)
+
+
+def _strictly_increasing(d: pd.DataFrame) -> pd.Series:
+    """Each row opens after every earlier row of its series (the batch, or its ``series``)."""
+    open_ms = d["open_time_ms"]
+    if "series" not in d:
+        return open_ms > open_ms.cummax().shift(1).fillna(-1)
+    by = d["series"]
+    return open_ms > open_ms.groupby(by).cummax().groupby(by).shift(1).fillna(-1)
 
 
 def _on_grid(open_ms: pd.Series, interval: Interval) -> pd.Series:

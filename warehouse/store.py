@@ -25,11 +25,20 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from exchange.intervals import Interval
 
 from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
-from .gaps import Gap, find_missing, load_gaps, missing_runs, replace_gaps
+from .gaps import (
+    Gap,
+    LedgerRange,
+    find_missing,
+    load_gaps,
+    missing_runs,
+    replace_gaps,
+    replace_ledger,
+)
 from .migrations import apply_migrations
 from .schema import VALUE_COLUMNS
 
@@ -357,63 +366,119 @@ class Warehouse:
         for), the gap ledger for that range is rewritten in the same transaction, so data
         and ledger never disagree after a crash.
         """
-        columns = ["open_time_ms", *VALUE_COLUMNS, "close_time_ms"]
+        (result,) = self.write_series(
+            market=market,
+            series=[BatchSeries(symbol, interval, expected)],
+            valid=valid.assign(series=0),
+            rejected=[{**r, "series": 0} for r in rejected],
+            source=source,
+            run_id=run_id,
+        )
+        return result
+
+    def write_series(
+        self,
+        *,
+        market: str,
+        series: Sequence[BatchSeries],
+        valid: pd.DataFrame,
+        rejected: Sequence[dict[str, Any]],
+        source: str,
+        run_id: str,
+    ) -> list[WriteResult]:
+        """:meth:`write_batch` for several series in one transaction and a few statements.
+
+        ``valid["series"]`` and each reject's ``"series"`` are indexes into ``series``.
+        A series with nothing stored in its range (a backfill, a new tail) gets a plain
+        insert; the others are merged candle by candle.
+        """
+        columns = ["series", "open_time_ms", *VALUE_COLUMNS, "close_time_ms"]
         staged = pa.Table.from_pandas(valid[columns], preserve_index=False)
+        which = valid["series"].to_numpy(dtype="int64")
         opens = valid["open_time_ms"].to_numpy(dtype="int64")
-        rejected_opens = [r["open_time_ms"] for r in rejected if r["open_time_ms"] is not None]
-        # The range checked for stored candles: the fetched range and every row of the batch.
-        bounds = ([int(opens[0]), int(opens[-1]) + 1] if len(opens) else []) + list(expected or ())
-        span = (min(bounds), max(bounds)) if bounds else None
-        key = [market, symbol, interval]
+        firsts = dict(zip(*np.unique(which, return_index=True), strict=True))
+        counts = np.bincount(which, minlength=len(series)) if len(which) else [0] * len(series)
+        spans = []
+        for i, s in enumerate(series):  # the fetched range and every row of the batch
+            bounds = list(s.expected or ())
+            if counts[i]:
+                first = int(firsts[i])
+                bounds += [int(opens[first]), int(opens[first + counts[i] - 1]) + 1]
+            spans.append((min(bounds), max(bounds)) if bounds else (0, 0))
+        keys = pa.table(
+            {
+                "series": pa.array(range(len(series)), pa.int64()),
+                "market": [market] * len(series),
+                "symbol": [s.symbol for s in series],
+                "interval": [s.interval for s in series],
+                "lo": pa.array([lo for lo, _ in spans], pa.int64()),
+                "hi": pa.array([hi for _, hi in spans], pa.int64()),
+            }
+        )
+        inserted = [0] * len(series)
+        updated = [0] * len(series)
         with self.connect() as con:
-            con.register("staged", staged)
+            con.register("staged_all", staged)
+            con.register("batch_series", keys)
             con.execute("BEGIN TRANSACTION")
             try:
-                inserted = updated = 0
-                fresh = span is not None and not _any_stored(con, key, span)
-                if fresh:
-                    # Nothing stored in the range (a backfill, a new tail): a plain insert.
-                    inserted = _count(con, _INSERT_STAGED, [*key, source, run_id])
-                elif span is not None:
-                    inserted, updated = _upsert_staged(con, key, source, run_id)
-                if rejected:
-                    rejects = pd.DataFrame(
-                        list(rejected), columns=["open_time_ms", "raw", "failed_checks"]
-                    ).astype({"open_time_ms": "Int64"})
-                    con.register("rejects", rejects)
-                    con.execute(
-                        """INSERT INTO klines_rejected
-                        SELECT ?, ?, ?, open_time_ms, raw, failed_checks, ?, ?, now() FROM rejects""",
-                        [*key, source, run_id],
+                merged = _series_with_stored_candles(con, spans)
+                con.execute(_INSERT_NEW_SERIES, [source, run_id, sorted(merged)])
+                for i, c in enumerate(counts):
+                    if i not in merged:
+                        inserted[i] = int(c)
+                for i in sorted(merged):
+                    con.register("staged", staged.filter(pc.equal(staged["series"], i)))
+                    s = series[i]
+                    inserted[i], updated[i] = _upsert_staged(
+                        con, [market, s.symbol, s.interval], source, run_id
                     )
-                    con.unregister("rejects")
-                if expected is not None:
-                    # After a plain insert the range holds exactly this batch's candles.
-                    stored = opens if fresh else None
-                    self._ledger_fetched_range(con, key, expected, stored, rejected_opens, run_id)
+                    con.unregister("staged")
+                if rejected:
+                    _quarantine(con, market, series, rejected, source, run_id)
+                ledger = [
+                    self._ledger_range(
+                        con,
+                        market,
+                        s,
+                        None if i in merged else opens[which == i],
+                        [r["open_time_ms"] for r in rejected
+                         if r["series"] == i and r["open_time_ms"] is not None],
+                    )
+                    for i, s in enumerate(series)
+                    if s.expected is not None
+                ]  # fmt: skip
+                if ledger:
+                    replace_ledger(con, ledger, run_id)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             finally:
-                con.unregister("staged")
-        return WriteResult(inserted, updated, len(rejected))
+                con.unregister("staged_all")
+                con.unregister("batch_series")
+        rejects = np.bincount([r["series"] for r in rejected], minlength=len(series))
+        return [WriteResult(inserted[i], updated[i], int(rejects[i])) for i in range(len(series))]
 
     @staticmethod
-    def _ledger_fetched_range(
+    def _ledger_range(
         con: duckdb.DuckDBPyConnection,
-        key: list[str],
-        expected: tuple[int, int],
+        market: str,
+        s: BatchSeries,
         stored: np.ndarray | None,
         rejected_opens: list[int],
-        run_id: str,
-    ) -> None:
-        market, symbol, interval = key
-        iv = Interval.parse(interval)
+    ) -> LedgerRange:
+        """The ledger of ``s``'s fetched range: every grid point without a stored candle.
+
+        ``stored`` is the range's stored open times when known (after a plain insert, the
+        batch's), else they are read back.
+        """
+        assert s.expected is not None
+        iv = Interval.parse(s.interval)
         runs = (
-            find_missing(con, market, symbol, iv, *expected)
+            find_missing(con, market, s.symbol, iv, *s.expected)
             if stored is None
-            else missing_runs(stored, iv, *expected)
+            else missing_runs(stored, iv, *s.expected)
         )
         gaps = [
             Gap(
@@ -424,16 +489,7 @@ class Warehouse:
             )
             for lo, hi, n in runs
         ]
-        replace_gaps(
-            con,
-            market=market,
-            symbol=symbol,
-            interval=interval,
-            start_ms=expected[0],
-            end_ms=expected[1],
-            gaps=gaps,
-            run_id=run_id,
-        )
+        return LedgerRange(market, s.symbol, s.interval, *s.expected, gaps)
 
     def record_gaps(
         self,
@@ -534,22 +590,67 @@ _STAGED_COLUMNS = f"""?::VARCHAR AS market, ?::VARCHAR AS symbol, ?::VARCHAR AS 
        epoch_ms(open_time_ms) AT TIME ZONE 'UTC' AS open_time,
        {", ".join(VALUE_COLUMNS)},
        epoch_ms(close_time_ms) AT TIME ZONE 'UTC' AS close_time"""
-_INSERT_STAGED = f"""INSERT INTO klines BY NAME
-SELECT {_STAGED_COLUMNS}, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
-FROM staged"""
+_INSERT_NEW_SERIES = f"""INSERT INTO klines BY NAME
+SELECT b.market, b.symbol, b.interval,
+       epoch_ms(s.open_time_ms) AT TIME ZONE 'UTC' AS open_time,
+       {", ".join(f"s.{c}" for c in VALUE_COLUMNS)},
+       epoch_ms(s.close_time_ms) AT TIME ZONE 'UTC' AS close_time,
+       ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
+FROM staged_all s JOIN batch_series b USING (series)
+WHERE NOT list_contains(?::BIGINT[], s.series)"""
 _DIFFERS = " OR ".join(f"k.{c} IS DISTINCT FROM s.{c}" for c in _UPDATED_COLUMNS)
 
 
-def _any_stored(con: duckdb.DuckDBPyConnection, key: list[str], span: tuple[int, int]) -> bool:
-    """Whether the series has a stored candle opening in ``[span[0], span[1])``."""
-    return (
-        con.execute(
-            """SELECT 1 FROM klines WHERE market = ? AND symbol = ? AND interval = ?
-            AND open_time >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'
-            AND open_time < epoch_ms(?::BIGINT) AT TIME ZONE 'UTC' LIMIT 1""",
-            [*key, *span],
-        ).fetchone()
-        is not None
+@dataclass(frozen=True)
+class BatchSeries:
+    """One series of a batch written by :meth:`Warehouse.write_series`; ``expected`` is
+    the open-time range it was fetched for (its gap ledger is rewritten), if any."""
+
+    symbol: str
+    interval: str
+    expected: tuple[int, int] | None = None
+
+
+def _series_with_stored_candles(
+    con: duckdb.DuckDBPyConnection, spans: list[tuple[int, int]]
+) -> set[int]:
+    """Series of ``batch_series`` with a stored candle opening in their ``[lo, hi)``."""
+    lows = [lo for lo, hi in spans if hi > lo]
+    if not lows:
+        return set()
+    rows = con.execute(
+        """SELECT DISTINCT b.series FROM batch_series b JOIN klines k
+        ON k.market = b.market AND k.symbol = b.symbol AND k.interval = b.interval
+        AND k.open_time >= epoch_ms(b.lo) AT TIME ZONE 'UTC'
+        AND k.open_time < epoch_ms(b.hi) AT TIME ZONE 'UTC'
+        WHERE k.open_time >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'""",
+        [min(lows)],
+    ).fetchall()
+    return {int(i) for (i,) in rows}
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection,
+    market: str,
+    series: Sequence[BatchSeries],
+    rejected: Sequence[dict[str, Any]],
+    source: str,
+    run_id: str,
+) -> None:
+    """Keep rejected rows, exactly as received, in ``klines_rejected``."""
+    rejects = pd.DataFrame(  # noqa: F841 - read by the statement below
+        {
+            "symbol": [series[r["series"]].symbol for r in rejected],
+            "interval": [series[r["series"]].interval for r in rejected],
+            "open_time_ms": pd.array([r["open_time_ms"] for r in rejected], dtype="Int64"),
+            "raw": [r["raw"] for r in rejected],
+            "failed_checks": [list(r["failed_checks"]) for r in rejected],
+        }
+    )
+    con.execute(
+        """INSERT INTO klines_rejected
+        SELECT ?, symbol, interval, open_time_ms, raw, failed_checks, ?, ?, now() FROM rejects""",
+        [market, source, run_id],
     )
 
 
