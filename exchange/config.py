@@ -24,7 +24,10 @@ class RestConfig:
         max_connect_retries: retries when no connection can be made at all.
         backoff_base: first backoff in seconds; doubles per retry, with full jitter.
         backoff_max: cap of one backoff, in seconds.
-        weight_share: share of the IP's weight limit this process may use.
+        weight_share: share of the IP's weight limit this process may use; with a
+            ``weight_ledger``, that every process sharing the ledger may use together.
+        weight_ledger: directory of the host-wide weight ledgers (one file per REST host,
+            see :mod:`exchange.hostbudget`); None keeps one budget per process.
         page_limit: candles per klines request.
         workers: concurrent requests per series.
         api_key: optional key; public market data needs none. Never logged.
@@ -38,6 +41,7 @@ class RestConfig:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     weight_share: float = 0.8
+    weight_ledger: str | None = None
     page_limit: int = DEFAULT_PAGE_LIMIT
     workers: int = 4
     api_key: str | None = None

@@ -36,6 +36,7 @@ from .errors import (
     TransientError,
     WafBlocked,
 )
+from .hostbudget import HostLedger
 from .ratelimit import WeightBudget
 
 log = logging.getLogger("klines.rest")
@@ -121,20 +122,27 @@ class RestClient:
 
     Args:
         config: URLs, timeouts, retry policy and weight share.
-        budget: the process-wide weight budget; one is made if not given.
+        budget: the process-wide weight budget; one is made if not given (sharing the
+            host's ledger when ``config.weight_ledger`` is set).
     """
 
     def __init__(self, config: RestConfig, budget: WeightBudget | None = None) -> None:
         self.config = config
         self.base_url = config.base_url.rstrip("/")
-        self.budget = budget or WeightBudget(share=config.weight_share)
+        if budget is None:
+            ledger = None
+            if config.weight_ledger:
+                ledger = HostLedger.for_url(config.weight_ledger, self.base_url)
+            budget = WeightBudget(share=config.weight_share, ledger=ledger)
+        self.budget = budget
         self.stats = RequestStats()
         self._local = threading.local()
         self._random = random.Random()
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Sent to another process (a Dask worker): rebuilt there as that process's own
-        # client, so each worker process keeps one weight budget (one IP's share).
+        # client, so each worker process keeps one weight budget (one IP's share), joined
+        # to the host's ledger when the config names one.
         return (worker_client, (self.config, self.budget.limit, self.budget.window_ms))
 
     # -- public calls -------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,11 @@ DEFAULT_DB = Path("data") / "klines.duckdb"
 DEFAULT_LOOKBACK_CANDLES = 1000
 
 
+def default_weight_ledger() -> str:
+    """Where this user's processes share the host's REST weight budget (``$TMPDIR``)."""
+    return str(Path(tempfile.gettempdir()) / f"klines-weight-{os.getuid()}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs that is not a per-run parameter."""
@@ -30,6 +36,7 @@ class Settings:
     db_path: str = str(DEFAULT_DB)
     lookback_candles: int = DEFAULT_LOOKBACK_CANDLES
     weight_share: float = 0.8
+    weight_ledger: str | None = field(default_factory=default_weight_ledger)
     http_retries: int = 6
     backoff_base: float = 0.5
     read_timeout: float = 10.0
@@ -49,6 +56,7 @@ class Settings:
                 env, "KLINES_LOOKBACK_CANDLES", int, DEFAULT_LOOKBACK_CANDLES, 1, 10**7
             ),
             weight_share=_number(env, "KLINES_WEIGHT_SHARE", float, 0.8, 0.01, 1.0),
+            weight_ledger=_ledger_dir(env),
             http_retries=_number(env, "KLINES_HTTP_RETRIES", int, 6, 0, 100),
             backoff_base=_number(env, "KLINES_HTTP_BACKOFF", float, 0.5, 0.0, 60.0),
             read_timeout=_number(env, "KLINES_READ_TIMEOUT", float, 10.0, 0.01, 600.0),
@@ -80,6 +88,7 @@ class Settings:
             max_retries=self.http_retries,
             backoff_base=self.backoff_base,
             weight_share=self.weight_share,
+            weight_ledger=self.weight_ledger,
             api_key=self.api_key,
         )
 
@@ -99,6 +108,21 @@ def _number(
     if not low <= value <= high:
         raise InvalidInput(f"{name}={text} is out of range: use a value from {low} to {high}")
     return value
+
+
+def _ledger_dir(env: Mapping[str, str]) -> str | None:
+    """``KLINES_WEIGHT_LEDGER``: an absolute directory, or ``off`` (None)."""
+    text = env.get("KLINES_WEIGHT_LEDGER", "").strip()
+    if not text:
+        return default_weight_ledger()
+    if text.lower() == "off":
+        return None
+    if not os.path.isabs(text):
+        raise InvalidInput(
+            f"KLINES_WEIGHT_LEDGER={text!r} is not an absolute path: use a directory such as "
+            f"{default_weight_ledger()}, or off"
+        )
+    return text
 
 
 def _check_url(url: str, where: str, schemes: tuple[str, ...]) -> None:

@@ -267,7 +267,7 @@ class Simulator:
                 if fault is not None:
                     self.limiter.refund(ip, weight, now)
                     return await self._inject(fault, req, ip, endpoint, writer)
-                self.stats.record_weight(weight)
+                self.stats.record_weight(weight, verdict.used)
                 resp = await self._handle(endpoint, req, now)
         resp.headers.append((self.api.weight_header(), str(self.limiter.used(ip, now))))
         await self._write(writer, resp, keep)

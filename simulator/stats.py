@@ -22,6 +22,7 @@ class Stats:
             self._by_path: Counter[str] = Counter()
             self._by_status: Counter[int] = Counter()
             self._weight = 0
+            self._max_window_weight = 0
             self._faults: Counter[str] = Counter()
 
     def record_request(self, path: str) -> None:
@@ -35,10 +36,12 @@ class Stats:
         with self._lock:
             self._by_status[status] += 1
 
-    def record_weight(self, weight: int) -> None:
-        """Add ``weight`` to the total weight charged."""
+    def record_weight(self, weight: int, window_used: int) -> None:
+        """Add ``weight`` to the total weight charged; ``window_used`` is the client's
+        weight in the current window after this charge."""
         with self._lock:
             self._weight += weight
+            self._max_window_weight = max(self._max_window_weight, window_used)
 
     def record_fault(self, kind: str) -> None:
         """Count one injected fault of ``kind``."""
@@ -70,6 +73,12 @@ class Stats:
             return self._weight
 
     @property
+    def max_window_weight(self) -> int:
+        """The most weight one client IP was charged in one window."""
+        with self._lock:
+            return self._max_window_weight
+
+    @property
     def count_429(self) -> int:
         """Number of 429 responses."""
         with self._lock:
@@ -95,6 +104,7 @@ class Stats:
                 "requests_by_path": dict(self._by_path),
                 "responses_by_status": {str(k): v for k, v in self._by_status.items()},
                 "weight_used_total": self._weight,
+                "max_window_weight": self._max_window_weight,
                 "count_429": self._by_status[429],
                 "count_418": self._by_status[418],
                 "faults_injected": dict(self._faults),

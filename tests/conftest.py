@@ -24,13 +24,17 @@ def ms(text: str) -> int:
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user setting leaks into a test; retries back off in milliseconds."""
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No user setting leaks into a test; retries back off in milliseconds; each test has
+    its own weight ledger (simulators reuse ports, and their clocks are frozen)."""
     for name in list(os.environ):
         if name.startswith(("KLINES_", "BINANCE_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("KLINES_HTTP_BACKOFF", "0.01")
     monkeypatch.setenv("KLINES_LOCK_TIMEOUT", "5")
+    monkeypatch.setenv("KLINES_WEIGHT_LEDGER", str(tmp_path_factory.mktemp("weight-ledger")))
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,7 @@ def prefect_env(home: Path, port: int) -> dict[str, str]:
         PREFECT_WORKER_QUERY_SECONDS="1",
         PREFECT_LOGGING_LEVEL="INFO",
         KLINES_HTTP_BACKOFF="0.01",
+        KLINES_WEIGHT_LEDGER=os.environ.get("KLINES_WEIGHT_LEDGER", "off"),
     )
     return env
 

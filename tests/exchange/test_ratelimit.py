@@ -6,19 +6,7 @@ import pytest
 
 from exchange.errors import IpBanned
 from exchange.ratelimit import WeightBudget
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.exchange.fake_clock import FakeClock
 
 
 def budget(clock: FakeClock, limit: int = 100, share: float = 0.5) -> WeightBudget:

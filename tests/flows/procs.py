@@ -28,6 +28,7 @@ def child_env(own_server: bool = False, **extra: str) -> dict[str, str]:
     env.update(
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         KLINES_HTTP_BACKOFF="0.01",
+        KLINES_WEIGHT_LEDGER=os.environ.get("KLINES_WEIGHT_LEDGER", "off"),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -135,6 +135,17 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
     ),
     "fractional retries": (BASE, {"KLINES_HTTP_RETRIES": "2.5"}, "is not a number"),
     "zero read timeout": (BASE, {"KLINES_READ_TIMEOUT": "0"}, "out of range"),
+    # the host's weight ledger
+    "relative weight ledger": (
+        BASE,
+        {"KLINES_WEIGHT_LEDGER": "ledger"},
+        "KLINES_WEIGHT_LEDGER='ledger' is not an absolute path",
+    ),
+    "weight ledger under a file": (
+        BASE,
+        {"KLINES_WEIGHT_LEDGER": "/dev/null/ledger"},
+        "cannot use the weight ledger /dev/null/ledger",
+    ),
 }
 
 

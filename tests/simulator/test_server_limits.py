@@ -38,6 +38,15 @@ def test_weight_accumulates_and_resets_with_the_window(sim: Simulator) -> None:
     assert get(sim).headers["x-mbx-used-weight-1m"] == "1"
 
 
+def test_stats_keep_the_most_weight_one_ip_used_in_one_window(sim: Simulator) -> None:
+    for _ in range(3):
+        get(sim)
+    sim.clock.advance(WINDOW_END_IN_S * 1000)
+    get(sim, "/fapi/v1/exchangeInfo")
+    assert sim.stats.max_window_weight == 3
+    assert get(sim, "/_sim/stats").json()["max_window_weight"] == 3
+
+
 def test_429_then_418_ban_that_persists(market: Market) -> None:
     with Simulator(market, frozen_ms=NOW, weight_limit=10, ban_seconds=120) as sim:
         for _ in range(10):
