@@ -1,10 +1,12 @@
 """Ingest one (symbol, interval) series: fetch pages, keep closed candles, validate, upsert.
 
-Plain Python composed from the client and the warehouse; the Prefect task in
-:mod:`tasks.ingest` wraps it. Pages are fetched concurrently in chunks, and each
+Plain Python composed from the client and the warehouse; the Prefect tasks in
+:mod:`tasks.ingest` wrap it. Pages are fetched concurrently in chunks, and each
 chunk is committed as one transaction in time order, so the watermark (the
 newest stored candle) never jumps over a hole: when a page fails for good, the
-pages before it are committed and the series stops there.
+pages before it are committed and the series stops there. Series that need one
+page each (a scheduled run's new candles) are loaded together by
+:func:`ingest_small_series`, with one parse, validation and transaction per group.
 """
 
 from __future__ import annotations
@@ -117,43 +119,25 @@ def ingest_series(
     windows = plan_windows(interval, plan.start_ms, plan.end_ms, client.config.page_limit)
     if not windows:
         result.status = "nothing-to-do"
-    try:
-        for first in range(0, len(windows), pages_per_batch):
-            chunk = windows[first : first + pages_per_batch]
-            pages: list[Page] = []
-            error: ExchangeError | None = None
-            try:
-                for page in fetch_pages(client, plan.symbol, interval, chunk, workers):
-                    pages.append(page)
-            except ExchangeError as exc:
-                error = exc
-            result.requests += len(pages)
-            result.weight += len(pages) * klines_weight(client.config.page_limit)
-            if pages:
-                fetched = (chunk[0].start_ms, chunk[len(pages) - 1].end_ms + 1)
-                _load(pages, plan, warehouse, run_id, server_ms, source, result, fetched)
-                if progress is not None:
-                    progress(interval.count(*fetched))
-            if error is not None:
-                # Account for what this run could not load; the next run resumes here.
-                failed_from = chunk[len(pages)].start_ms
-                missing = interval.count(failed_from, plan.end_ms)
-                warehouse.record_gaps(
-                    market=plan.market,
-                    symbol=plan.symbol,
-                    interval=plan.interval,
-                    start_ms=failed_from,
-                    end_ms=plan.end_ms,
-                    gaps=[Gap(failed_from, plan.end_ms, missing, "fetch_failed", str(error)[:500])],
-                    run_id=run_id,
-                )
-                raise error
-    except IpBanned as exc:
-        result.status, result.error = "banned", str(exc)
-        result.banned_until_ms = exc.until_ms
-    except ExchangeError as exc:
-        result.status, result.error = "failed", str(exc)
-        log.error("%s %s failed: %s", plan.symbol, plan.interval, exc)
+    for first in range(0, len(windows), pages_per_batch):
+        chunk = windows[first : first + pages_per_batch]
+        pages: list[Page] = []
+        error: ExchangeError | None = None
+        try:
+            for page in fetch_pages(client, plan.symbol, interval, chunk, workers):
+                pages.append(page)
+        except ExchangeError as exc:
+            error = exc
+        result.requests += len(pages)
+        result.weight += len(pages) * klines_weight(client.config.page_limit)
+        if pages:
+            fetched = (chunk[0].start_ms, chunk[len(pages) - 1].end_ms + 1)
+            _load(pages, plan, warehouse, run_id, server_ms, source, result, fetched)
+            if progress is not None:
+                progress(interval.count(*fetched))
+        if error is not None:
+            _give_up(plan, result, error, warehouse, run_id, chunk[len(pages)].start_ms)
+            break
     if result.status == "ok" and result.rejected:
         result.status = "rejected-rows"
     result.seconds = round(time.monotonic() - started, 3)
@@ -238,30 +222,24 @@ def _give_up(
     run_id: str,
     failed_from: int,
 ) -> None:
-    """Record a series that cannot load this run: its status, and its gap as ``fetch_failed``."""
-    if isinstance(error, IpBanned):
-        result.status, result.error = "banned", str(error)
-        result.banned_until_ms = error.until_ms
-        return
-    result.status, result.error = "failed", str(error)
-    log.error("%s %s failed: %s", plan.symbol, plan.interval, error)
+    """A series stops at ``failed_from`` for this run: the rest of its range goes in the
+    ledger as ``fetch_failed`` (the next run resumes there) and the result says why."""
+    missing = Interval.parse(plan.interval).count(failed_from, plan.end_ms)
     warehouse.record_gaps(
         market=plan.market,
         symbol=plan.symbol,
         interval=plan.interval,
         start_ms=failed_from,
         end_ms=plan.end_ms,
-        gaps=[
-            Gap(
-                failed_from,
-                plan.end_ms,
-                Interval.parse(plan.interval).count(failed_from, plan.end_ms),
-                "fetch_failed",
-                str(error)[:500],
-            )
-        ],
+        gaps=[Gap(failed_from, plan.end_ms, missing, "fetch_failed", str(error)[:500])],
         run_id=run_id,
     )
+    if isinstance(error, IpBanned):
+        result.status, result.error = "banned", str(error)
+        result.banned_until_ms = error.until_ms
+    else:
+        result.status, result.error = "failed", str(error)
+        log.error("%s %s failed: %s", plan.symbol, plan.interval, error)
 
 
 def _load_together(
