@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from simulator import Market, Simulator, SymbolSpec
 
@@ -32,6 +36,35 @@ def bench_simulator(market: Market | None = None, frozen_ms: int | None = None) 
     sim.faults.update(latency_ms=LATENCY_MS, latency_jitter_ms=JITTER_MS)
     sim.archive._cache_files = 4096  # benchmarks fetch files once, then time from the cache
     return sim.start()
+
+
+@contextmanager
+def simulator_process() -> Iterator[str]:
+    """A simulator in its own process (as a remote server would be), with the benchmarks'
+    latency and weight window; yields its URL.
+
+    Serving megabytes of archive files from a thread of the measured process would take
+    that process's CPU and interpreter lock, which no real archive server does.
+    """
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "simulator",
+            "--latency-ms", str(LATENCY_MS), "--latency-jitter-ms", str(JITTER_MS),
+            "--weight-limit", str(WEIGHT_LIMIT), "--weight-window-s", str(WEIGHT_WINDOW_S),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (\S+)", line)
+        if match is None:
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        yield match[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def many_symbols(n: int) -> list[SymbolSpec]:

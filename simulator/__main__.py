@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--freeze", default=None, help="freeze the clock at this instant, e.g. 2026-11-02T00:07:30Z"
     )
     p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± this much, uniform")
     p.add_argument("--weight-limit", type=int, default=2400)
     p.add_argument("--weight-window-s", type=float, default=60.0)
     p.add_argument("--ban-seconds", type=float, default=120.0)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         ban_seconds=args.ban_seconds,
         frozen_ms=parse_instant(args.freeze) if args.freeze else None,
     )
-    sim.faults.update(latency_ms=args.latency_ms)
+    sim.faults.update(latency_ms=args.latency_ms, latency_jitter_ms=args.latency_jitter_ms)
     done = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
+import pandas as pd
+
 from exchange.archive import ArchiveClient, ArchiveFile, plan_archive, split_month
 from exchange.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing, ExchangeError
 from exchange.intervals import Interval
@@ -89,7 +91,7 @@ def ingest_series_archive(
     result = SeriesResult(plan.symbol, plan.interval)
     interval = Interval.parse(plan.interval)
     cursor = plan.start_ms
-    batch: list[tuple[ArchiveFile, bytes]] = []
+    batch: list[tuple[ArchiveFile, bytes, pd.DataFrame]] = []  # parsed as they arrive
     batch_rows = 0
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klines-archive-writer")
     writing: Future[None] | None = None
@@ -146,8 +148,9 @@ def ingest_series_archive(
                     return _finish(result, started)
                 cursor = max(cursor, day.start_ms)
                 if isinstance(got, bytes):
-                    batch.append((day, got))
-                    batch_rows += got.count(b"\n")
+                    parsed = parse_csv([got])
+                    batch.append((day, got, parsed))
+                    batch_rows += len(parsed)
                     result.archive_files += 1
                     cursor = day.end_ms
                     if batch_rows >= batch_candles:
@@ -212,13 +215,15 @@ def _download(
 
 
 def _prepare_files(
-    batch: list[tuple[ArchiveFile, bytes]],
+    batch: list[tuple[ArchiveFile, bytes, pd.DataFrame]],
     plan: SeriesPlan,
     server_ms: int,
     result: SeriesResult,
 ) -> Prepared:
-    csvs = [data for _, data in batch]
-    parsed = parse_csv(csvs)
+    csvs = [data for _, data, _ in batch]
+    parsed = pd.concat(
+        [frame.assign(page=k) for k, (_, _, frame) in enumerate(batch)], ignore_index=True
+    )
     result.fetched += len(parsed)
     result.from_archive += len(parsed)
     # Archive files cover finished days only; the closed-candle rule still applies.

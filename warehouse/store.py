@@ -97,11 +97,19 @@ def check_path(path: str | os.PathLike[str]) -> Path:
 
 
 class _FileHandle:
-    """This process's access to one database file: a re-entrant lock serialising its
-    writers, and, while a session is open, the connection they share."""
+    """This process's access to one database file.
+
+    Outside a session, writers take turns (``lock``), each opening and closing the file.
+    While a session is open, the file stays open in one connection and every user gets a
+    cursor of it: their transactions run side by side, as DuckDB allows within a process.
+    The connection is closed when no cursor has been used for ``idle_s``, and after
+    ``max_hold_s`` new users wait until the current ones finish, the file is let go for
+    ``RELEASE_GAP_S``, and then reopened.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self._state = threading.Condition()
         self.sessions = 0
         self._idle_s, self._max_hold_s = IDLE_S, MAX_HOLD_S
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -111,39 +119,60 @@ class _FileHandle:
         self._borrowed = 0
 
     def enter(self, idle_s: float, max_hold_s: float) -> None:
-        with self.lock:
+        with self._state:
             self.sessions += 1
             self._idle_s, self._max_hold_s = idle_s, max_hold_s
 
     def leave(self) -> None:
-        with self.lock:
+        with self._state:
             self.sessions -= 1
             if not self.sessions:
+                self._state.wait_for(lambda: not self._borrowed)
                 self._close()
 
-    def borrow(self, open_: Callable[[], duckdb.DuckDBPyConnection]) -> duckdb.DuckDBPyConnection:
-        """The shared connection, opened if needed (call with ``lock`` held)."""
-        self._borrowed += 1
-        if self._con is None:
-            gap = self._released_at + RELEASE_GAP_S - time.monotonic()
-            if gap > 0:  # just let go after a long hold: give a waiting process its turn
-                time.sleep(gap)
-            self._con = open_()
-            self._opened_at = time.monotonic()
-            if self._closer is None:
-                self._closer = threading.Thread(
-                    target=self._close_when_idle, name="klines-warehouse-closer", daemon=True
-                )
-                self._closer.start()
-        return self._con
+    def borrow(
+        self, open_: Callable[[], duckdb.DuckDBPyConnection]
+    ) -> duckdb.DuckDBPyConnection | None:
+        """A cursor of the session's connection (opened if needed); ``None`` outside one."""
+        with self._state:
+            if not self.sessions:
+                return None
+            if self._con is not None and time.monotonic() - self._opened_at >= self._max_hold_s:
+                # Held long enough: let the users finish, then let go for a moment.
+                self._state.wait_for(lambda: not self._borrowed)
+                if self._con is not None:
+                    self._close()
+                    self._released_at = time.monotonic()
+            if self._con is None:
+                gap = self._released_at + RELEASE_GAP_S - time.monotonic()
+                if gap > 0:
+                    time.sleep(gap)
+                self._con = open_()
+                self._opened_at = time.monotonic()
+                if self._closer is None:
+                    self._closer = threading.Thread(
+                        target=self._close_when_idle, name="klines-warehouse-closer", daemon=True
+                    )
+                    self._closer.start()
+            cursor = self._con.cursor()
+            self._borrowed += 1
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+        except BaseException:
+            self.give_back(cursor)
+            raise
+        return cursor
 
-    def give_back(self) -> None:
-        """After a use: note the time, and let go of a connection held too long."""
-        self._borrowed -= 1
-        self._used_at = time.monotonic()
-        if not self._borrowed and self._used_at - self._opened_at >= self._max_hold_s:
-            self._close()
-            self._released_at = self._used_at
+    def give_back(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """After a use: close the cursor, note the time, let go of a file held too long."""
+        cursor.close()
+        with self._state:
+            self._borrowed -= 1
+            self._used_at = time.monotonic()
+            if not self._borrowed and self._used_at - self._opened_at >= self._max_hold_s:
+                self._close()
+                self._released_at = self._used_at
+            self._state.notify_all()
 
     def _close(self) -> None:
         if self._con is not None:
@@ -151,16 +180,16 @@ class _FileHandle:
             self._con = None
 
     def _close_when_idle(self) -> None:
-        while True:
-            with self.lock:
+        with self._state:
+            while True:
                 now = time.monotonic()
-                if self._con is not None and now - self._used_at >= self._idle_s:
-                    self._close()
+                if self._con is not None and not self._borrowed:
+                    if now - self._used_at >= self._idle_s:
+                        self._close()
                 if self._con is None:
                     self._closer = None
                     return
-                wait = self._used_at + self._idle_s - now
-            time.sleep(wait)
+                self._state.wait(max(0.005, self._used_at + self._idle_s - now))
 
 
 class Warehouse:
@@ -186,8 +215,9 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection in UTC; a writable one has every migration applied.
 
-        A writable connection is used by one thread at a time in this process; inside a
-        :meth:`session` every connection (read-only ones too) is the session's.
+        Outside a :meth:`session` a writable connection is used by one thread at a time in
+        this process; inside one, every connection (read-only ones too) is a cursor of the
+        session's, and writers run side by side.
         """
         handle = self._handle
         if read_only and not handle.sessions:
@@ -197,13 +227,14 @@ class Warehouse:
             finally:
                 con.close()
             return
+        cursor = handle.borrow(self._open_writable) if handle.sessions else None
+        if cursor is not None:
+            try:
+                yield cursor
+            finally:
+                handle.give_back(cursor)
+            return
         with handle.lock:
-            if handle.sessions:
-                try:
-                    yield handle.borrow(self._open_writable)
-                finally:
-                    handle.give_back()
-                return
             con = self._open_writable()
             try:
                 yield con

@@ -124,3 +124,25 @@ def test_writes_from_many_threads_share_the_session_and_all_land(db_path: Path) 
             8,
         )
         assert con.execute("SELECT count(*) FROM klines_gaps").fetchone() == (0,)
+
+
+def test_busy_writers_still_let_another_process_in_after_the_longest_hold(db_path: Path) -> None:
+    warehouse = Warehouse(db_path)
+    stop = threading.Event()
+
+    def busy(k: int) -> None:
+        batch = 0
+        while not stop.is_set():
+            write(warehouse, f"B{k}USDT", T0 + batch * 3 * MIN)
+            batch += 1
+
+    with warehouse.session(idle_s=600, max_hold_s=0.2):
+        writers = [threading.Thread(target=busy, args=(k,)) for k in range(3)]
+        for t in writers:
+            t.start()
+        try:
+            assert until(lambda: another_process_can_open(db_path))
+        finally:
+            stop.set()
+            for t in writers:
+                t.join()
