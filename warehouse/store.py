@@ -117,6 +117,7 @@ class _FileHandle:
         self._released_at = float("-inf")
         self._closer: threading.Thread | None = None
         self._borrowed = 0
+        self._mine = threading.local()  # cursors the current thread holds (nested use)
 
     def enter(self, idle_s: float, max_hold_s: float) -> None:
         with self._state:
@@ -137,7 +138,9 @@ class _FileHandle:
         with self._state:
             if not self.sessions:
                 return None
-            if self._con is not None and time.monotonic() - self._opened_at >= self._max_hold_s:
+            nested = getattr(self._mine, "cursors", 0) > 0
+            held = time.monotonic() - self._opened_at
+            if self._con is not None and held >= self._max_hold_s and not nested:
                 # Held long enough: let the users finish, then let go for a moment.
                 self._state.wait_for(lambda: not self._borrowed)
                 if self._con is not None:
@@ -156,6 +159,7 @@ class _FileHandle:
                     self._closer.start()
             cursor = self._con.cursor()
             self._borrowed += 1
+            self._mine.cursors = getattr(self._mine, "cursors", 0) + 1
         try:
             cursor.execute("SET TimeZone = 'UTC'")
         except BaseException:
@@ -166,6 +170,7 @@ class _FileHandle:
     def give_back(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """After a use: close the cursor, note the time, let go of a file held too long."""
         cursor.close()
+        self._mine.cursors -= 1
         with self._state:
             self._borrowed -= 1
             self._used_at = time.monotonic()

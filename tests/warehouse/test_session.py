@@ -146,3 +146,12 @@ def test_busy_writers_still_let_another_process_in_after_the_longest_hold(db_pat
             stop.set()
             for t in writers:
                 t.join()
+
+
+def test_a_connection_opened_inside_another_does_not_wait_for_itself(db_path: Path) -> None:
+    warehouse = Warehouse(db_path)
+    write(warehouse, "AAAUSDT")
+    with warehouse.session(max_hold_s=0.0), warehouse.connect() as outer:
+        with warehouse.connect(read_only=True) as inner:
+            assert inner.execute("SELECT count(*) FROM klines").fetchone() == (3,)
+        assert outer.execute("SELECT count(*) FROM klines").fetchone() == (3,)
