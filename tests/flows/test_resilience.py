@@ -166,7 +166,7 @@ def _kill_loop(sim: Simulator, market: Market, db_path: Path) -> None:
         "--intervals",
         "1m,5m",
         "--start",
-        "2026-10-22",
+        "2026-09-01",  # about 450,000 candles: long enough for many kills, however fast a run
     )
     rng = random.Random(20261126)
     env = child_env(KLINES_LOCK_TIMEOUT="60")
@@ -179,7 +179,7 @@ def _kill_loop(sim: Simulator, market: Market, db_path: Path) -> None:
             f"kill {kills}: flow started after {time.monotonic() - t0:.1f} s"
         )  # killed while fetching or writing
         try:
-            proc.popen.wait(timeout=rng.uniform(0.05, 2.5))
+            proc.popen.wait(timeout=rng.uniform(0.05, 1.2))
         except subprocess.TimeoutExpired:  # still running: kill it where it stands
             proc.kill()
             kills += 1
@@ -198,5 +198,5 @@ def _kill_loop(sim: Simulator, market: Market, db_path: Path) -> None:
         db_path,
         market,
         [(s, i) for s in ("BTCUSDT", "ETHUSDT") for i in ("1m", "5m")],
-        "2026-10-22T00:00:00",
+        "2026-09-01T00:00:00",
     )
