@@ -34,7 +34,9 @@ def _parser() -> duckdb.DuckDBPyConnection:
     global _ENGINE
     with _ENGINE_GUARD:
         if _ENGINE is None:
-            _ENGINE = duckdb.connect(":memory:")
+            # One thread: parsing runs beside the warehouse's writes (their own DuckDB); a
+            # second pool of workers only contends for the same cores.
+            _ENGINE = duckdb.connect(":memory:", config={"threads": 1})
         return _ENGINE.cursor()
 
 
