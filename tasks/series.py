@@ -255,8 +255,7 @@ def _load_together(
     bodies = [page.body for _, page in items]
     batch = parse_pages(bodies)
     on_page = batch["page"].to_numpy(dtype="int64")
-    page_now = np.array([max(server_ms, p.server_ms or 0) for _, p in items], dtype="int64")
-    is_open = batch["close_time_ms"].to_numpy(dtype="float64", na_value=np.nan) >= page_now[on_page]
+    is_open = _still_open(batch, [page for _, page in items], server_ms)
     for k, (i, _) in enumerate(items):
         on = on_page == k
         results[i].fetched += int(on.sum())
@@ -302,12 +301,7 @@ def _load(
     bodies = [p.body for p in pages]
     batch = parse_pages(bodies)
     result.fetched += len(batch)
-    # A candle is closed once its close_time is before the exchange's clock: the
-    # run's /fapi/v1/time reading, or the page's own Date header if later.
-    page_now = np.array([max(server_ms, p.server_ms or 0) for p in pages], dtype="int64")
-    now = page_now[batch["page"].to_numpy(dtype="int64")]
-    close = batch["close_time_ms"].to_numpy(dtype="float64", na_value=np.nan)
-    is_open = close >= now
+    is_open = _still_open(batch, pages, server_ms)
     result.open_skipped += int(is_open.sum())
     prepared = prepare_batch(
         batch[~is_open], lambda page, row: raw_row(bodies, page, row), plan, fetched
@@ -389,3 +383,12 @@ def commit_batch(
             len(prepared.rejects),
             prepared.rejects[0]["failed_checks"],
         )
+
+
+def _still_open(batch: pd.DataFrame, pages: list[Page], server_ms: int) -> np.ndarray:
+    """Rows whose candle is not closed yet: a candle is closed once its close_time is
+    before the exchange's clock, the run's /fapi/v1/time reading or its page's own Date
+    header if later."""
+    page_now = np.array([max(server_ms, p.server_ms or 0) for p in pages], dtype="int64")
+    now = page_now[batch["page"].to_numpy(dtype="int64")]
+    return batch["close_time_ms"].to_numpy(dtype="float64", na_value=np.nan) >= now

@@ -24,9 +24,14 @@ def klines(*args: str, env: dict[str, str] | None = None) -> Ran:
     return Ran(result.exit_code, result.stdout, result.stderr)
 
 
-def ingest(sim: Simulator, db: Path, *args: str) -> Ran:
+def ingest_args(sim: Simulator, db: Path, *args: str) -> tuple[str, ...]:
+    """The command line ``ingest --db DB --rest-url SIM ARGS...``."""
+    return ("ingest", "--db", str(db), "--rest-url", sim.url, *args)
+
+
+def ingest(sim: Simulator, db: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
     """``klines ingest --db DB --rest-url SIM ARGS...``."""
-    return klines("ingest", "--db", str(db), "--rest-url", sim.url, *args)
+    return klines(*ingest_args(sim, db, *args), env=env)
 
 
 def checksum(path: Path) -> str | None:

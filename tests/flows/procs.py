@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from prefect.settings import PREFECT_API_URL
@@ -71,10 +72,14 @@ class Proc:
 
     def kill(self) -> None:
         """SIGKILL the command and every process it started (e.g. a temporary Prefect API)."""
-        for pid in [self.popen.pid, *_descendants(self.popen.pid)]:
+        family = [self.popen.pid, *_descendants(self.popen.pid)]
+        for pid in family:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.popen.wait(timeout=30)
+        deadline = time.monotonic() + 30  # every descendant gone: no lock of theirs remains
+        while any(_alive(pid) for pid in family[1:]) and time.monotonic() < deadline:
+            pass
 
     def finish(self, timeout: float = 120.0) -> tuple[int, str, str]:
         try:
@@ -86,6 +91,14 @@ class Proc:
                 f"klines did not finish in {timeout} s:\n{''.join(self.err)[-4000:]}"
             ) from None
         return self.popen.returncode, out, "".join(self.err)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has released everything it held)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _descendants(pid: int) -> list[int]:

@@ -7,18 +7,15 @@ from pathlib import Path
 import duckdb
 
 from simulator import Simulator
-from tests.flows.helpers import klines
+from tests.flows.helpers import ingest, klines
 
 
 def test_candles_from_the_exchange_agree_and_a_tampered_one_is_reported(
     sim: Simulator, db_path: Path
 ) -> None:
-    ran = klines(
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
+    ran = ingest(
+        sim,
+        db_path,
         "--symbols",
         "BTCUSDT",
         "--intervals",
@@ -57,12 +54,9 @@ def test_buckets_with_missing_1m_candles_are_skipped_not_reported(
     sim: Simulator, db_path: Path
 ) -> None:
     assert (
-        klines(
-            "ingest",
-            "--db",
-            str(db_path),
-            "--rest-url",
-            sim.url,
+        ingest(
+            sim,
+            db_path,
             "--symbols",
             "ETHUSDT",
             "--intervals",
@@ -73,12 +67,9 @@ def test_buckets_with_missing_1m_candles_are_skipped_not_reported(
         == 0
     )
     assert (
-        klines(
-            "ingest",
-            "--db",
-            str(db_path),
-            "--rest-url",
-            sim.url,
+        ingest(
+            sim,
+            db_path,
             "--symbols",
             "ETHUSDT",
             "--intervals",

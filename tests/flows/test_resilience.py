@@ -12,7 +12,7 @@ import pytest
 
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS, STORED_SQL, truth_rows
-from tests.flows.helpers import ingest
+from tests.flows.helpers import ingest, ingest_args
 from tests.flows.procs import Holder, Proc, child_env
 
 
@@ -85,12 +85,9 @@ def test_two_runs_at_once_on_one_file_neither_corrupt_nor_duplicate(
     sim: Simulator, market: Market, db_path: Path
 ) -> None:
     sim.faults.update(latency_ms=3)
-    args = (
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
+    args = ingest_args(
+        sim,
+        db_path,
         "--symbols",
         "BTCUSDT,ETHUSDT",
         "--intervals",
@@ -121,17 +118,9 @@ def test_an_analyst_session_makes_the_run_wait_then_proceed(
     )
     analyst = Holder(db_path, read_only=True)
     run = Proc(
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
-        "--symbols",
-        "ETHUSDT",
-        "--intervals",
-        "1h",
-        "--start",
-        "2026-11-01",
+        *ingest_args(
+            sim, db_path, "--symbols", "ETHUSDT", "--intervals", "1h", "--start", "2026-11-01"
+        )
     )
     try:
         line = run.wait_for_line("waiting for")
@@ -155,12 +144,9 @@ def test_sigkill_at_random_moments_loses_nothing_committed(market: Market, db_pa
 
 def _kill_loop(sim: Simulator, market: Market, db_path: Path) -> None:
     sim.faults.update(latency_ms=2)
-    args = (
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
+    args = ingest_args(
+        sim,
+        db_path,
         "--symbols",
         "BTCUSDT,ETHUSDT",
         "--intervals",

@@ -9,7 +9,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from simulator import Simulator
-from tests.flows.helpers import klines
+from tests.flows.helpers import ingest, klines
 
 KEY = "6qv2KVTjAbCdEfGhIjKlMnOpQrStUvWx1NiD"
 SECRET = "s3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tZ9"
@@ -23,12 +23,9 @@ def test_keys_stay_secret_everywhere(
     sim: Simulator, db_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     env = {"KLINES_API_KEY": KEY, "KLINES_API_SECRET": SECRET}
-    ingest = klines(
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
+    loaded = ingest(
+        sim,
+        db_path,
         "--symbols",
         "BTCUSDT",
         "--intervals",
@@ -38,14 +35,11 @@ def test_keys_stay_secret_everywhere(
         "--debug",
         env=env,
     )
-    assert ingest.code == 0, ingest.err
+    assert loaded.code == 0, loaded.err
     sim.faults.update(script=["503", "bad-row"])  # error paths log too
-    klines(
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
+    ingest(
+        sim,
+        db_path,
         "--symbols",
         "ETHUSDT",
         "--intervals",
@@ -81,7 +75,7 @@ def test_keys_stay_secret_everywhere(
         artifacts = json.dumps([a.model_dump(mode="json") for a in client.read_artifacts()])
         logs = json.dumps([log.message for log in client.read_logs()])
     for where, text in {
-        "command output": ingest.out + ingest.err + liveness.out + liveness.err,
+        "command output": loaded.out + loaded.err + liveness.out + liveness.err,
         "python logs": caplog.text,
         "prefect logs": logs,
         "prefect artifacts": artifacts,
