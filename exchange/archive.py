@@ -21,6 +21,7 @@ import threading
 import time
 import zipfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +37,8 @@ DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
 # Intervals whose candles nest in UTC days, so a day's or month's file holds exactly the
 # candles opening in it (binance-public-data python/enums.py DAILY_INTERVALS, minus 1s).
 ARCHIVE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+# Threads fetching .CHECKSUM files beside their zips (shared by all of a client's downloads).
+CHECKSUM_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,11 @@ class ArchiveClient:
         self.stats = ArchiveStats()
         self._local = threading.local()
         self._random = random.Random()
+        # Checksums are fetched beside their zips (one round trip per file, not two) by a
+        # few long-lived threads, so their connections are reused.
+        self._checksums = ThreadPoolExecutor(
+            max_workers=CHECKSUM_THREADS, thread_name_prefix="klines-archive-checksum"
+        )
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         return (ArchiveClient, (self.config,))
@@ -201,9 +209,11 @@ class ArchiveClient:
         """
         attempt = 0
         while True:
+            checksum_file = self._checksums.submit(self._get, f.path + ".CHECKSUM")
             try:
-                checksum = parse_checksum(self._get(f.path + ".CHECKSUM").decode(), f.name)
-                csv = verify_and_unzip(self._get(f.path), checksum, f.name)
+                zipped = self._get(f.path)
+                checksum = parse_checksum(checksum_file.result().decode(), f.name)
+                csv = verify_and_unzip(zipped, checksum, f.name)
             except ArchiveMissing:
                 self.stats.add(missing=1)
                 raise
@@ -219,6 +229,7 @@ class ArchiveClient:
             return csv
 
     def close(self) -> None:
+        self._checksums.shutdown(wait=True, cancel_futures=True)
         session = getattr(self._local, "session", None)
         if session is not None:
             session.close()

@@ -285,6 +285,7 @@ def ingest_klines(
             archive_bytes=archive.stats.bytes if archive else 0,
         )
         if archive is not None:
+            archive.close()
             retries = {f"archive {k}": v for k, v in archive.stats.retries.items()}
             summary.retries.update(retries)
             if archive.stats.corrupt:

@@ -91,6 +91,7 @@ class Archive:
         self._cache: OrderedDict[tuple[str, bool], tuple[bytes, str]] = OrderedDict()
         self._cache_files = cache_files
         self._lock = threading.Lock()
+        self._building: dict[tuple[str, bool], threading.Lock] = {}
 
     def reset(self) -> None:
         self.faults = ArchiveFaults()
@@ -152,6 +153,30 @@ class Archive:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # a zip and its checksum asked at once: one build
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            built = self._build(symbol, interval, name, start, end, now_ms, micros)
+            with self._lock:
+                self._building.pop(key, None)
+                if built is not None:
+                    self._cache[key] = built
+                    while len(self._cache) > self._cache_files:
+                        self._cache.popitem(last=False)
+        return built
+
+    def _build(
+        self,
+        symbol: str,
+        interval: str,
+        name: str,
+        start: int,
+        end: int,
+        now_ms: int,
+        micros: bool,
+    ) -> tuple[bytes, str] | None:
         rows = self.market.klines(symbol, interval, start, end - 1, now_ms, 1 << 62)
         if not rows:
             return None
@@ -160,15 +185,14 @@ class Archive:
             if micros:
                 r = [r[0] * 1000, *r[1:6], r[6] * 1000 + 999, *r[7:]]
             lines.append(",".join(map(str, r)))
+        # A published file never changes: stamp its member with the period's end, not now.
+        stamp = datetime.fromtimestamp(end / 1000, UTC).timetuple()[:6]
+        member = zipfile.ZipInfo(name.removesuffix(".zip") + ".csv", date_time=stamp)
+        member.compress_type = zipfile.ZIP_DEFLATED
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            zf.writestr(name.removesuffix(".zip") + ".csv", "\n".join(lines) + "\n")
-        built = (buf.getvalue(), hashlib.sha256(buf.getvalue()).hexdigest())
-        with self._lock:
-            self._cache[key] = built
-            while len(self._cache) > self._cache_files:
-                self._cache.popitem(last=False)
-        return built
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr(member, "\n".join(lines) + "\n", compresslevel=1)
+        return buf.getvalue(), hashlib.sha256(buf.getvalue()).hexdigest()
 
 
 def _period(date: str, period: str) -> tuple[int | None, int]:

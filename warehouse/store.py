@@ -232,7 +232,7 @@ class Warehouse:
             finally:
                 con.close()
             return
-        cursor = handle.borrow(self._open_writable) if handle.sessions else None
+        cursor = handle.borrow(self._open_session) if handle.sessions else None
         if cursor is not None:
             try:
                 yield cursor
@@ -270,6 +270,11 @@ class Warehouse:
         except BaseException:
             con.close()
             raise
+        return con
+
+    def _open_session(self) -> duckdb.DuckDBPyConnection:
+        con = self._open_writable()
+        con.execute("SET threads = 1")
         return con
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -622,15 +627,17 @@ class Warehouse:
                 raise
 
 
+# Epoch ms → TIMESTAMPTZ per row: make_timestamptz(µs) is arithmetic, about 25× cheaper
+# than ``epoch_ms(x) AT TIME ZONE 'UTC'`` (an ICU conversion), which the bulk paths notice.
 _STAGED_COLUMNS = f"""?::VARCHAR AS market, ?::VARCHAR AS symbol, ?::VARCHAR AS interval,
-       epoch_ms(open_time_ms) AT TIME ZONE 'UTC' AS open_time,
+       make_timestamptz(open_time_ms * 1000) AS open_time,
        {", ".join(VALUE_COLUMNS)},
-       epoch_ms(close_time_ms) AT TIME ZONE 'UTC' AS close_time"""
+       make_timestamptz(close_time_ms * 1000) AS close_time"""
 _INSERT_NEW_SERIES = f"""INSERT INTO klines BY NAME
 SELECT b.market, b.symbol, b.interval,
-       epoch_ms(s.open_time_ms) AT TIME ZONE 'UTC' AS open_time,
+       make_timestamptz(s.open_time_ms * 1000) AS open_time,
        {", ".join(f"s.{c}" for c in VALUE_COLUMNS)},
-       epoch_ms(s.close_time_ms) AT TIME ZONE 'UTC' AS close_time,
+       make_timestamptz(s.close_time_ms * 1000) AS close_time,
        ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
 FROM staged_all s JOIN batch_series b USING (series)
 WHERE NOT list_contains(?::BIGINT[], s.series)"""

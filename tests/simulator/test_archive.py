@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -35,6 +36,16 @@ def test_daily_file_equals_rest_truth_and_checksum_verifies(sim: Simulator) -> N
     truth = sim.market.klines("BTCUSDT", "1m", ms(2026, 10, 5), ms(2026, 10, 6) - 1, NOW, 10_000)
     assert lines[1:] == [",".join(map(str, r)) for r in truth]
     assert sim.stats.snapshot()["weight_used_total"] == 0
+
+
+def test_a_file_never_changes_even_when_asked_at_once_or_rebuilt(sim: Simulator) -> None:
+    path = f"{BASE}/daily/klines/ETHUSDT/1m/ETHUSDT-1m-2026-10-07.zip"
+    with ThreadPoolExecutor(4) as pool:  # the zip and its checksum at once, twice
+        first = list(pool.map(lambda p: get(sim, p).content, [path, path + ".CHECKSUM"] * 2))
+    assert first[0] == first[2] and first[1] == first[3]
+    assert first[1].split()[0].decode() == hashlib.sha256(first[0]).hexdigest()
+    with zipfile.ZipFile(io.BytesIO(first[0])) as zf:  # stamped with its day's end, not now
+        assert zf.infolist()[0].date_time == (2026, 10, 8, 0, 0, 0)
 
 
 def test_old_files_have_no_header_and_monthly_uses_1mo(sim: Simulator) -> None:

@@ -23,8 +23,8 @@ def test_nothing_missing_and_everything_missing() -> None:
     assert missing_runs(np.array([], dtype="int64"), minute, 0, 10 * MIN) == [(0, 10 * MIN, 10)]
 
 
-def test_the_range_starts_at_the_next_grid_point_and_ignores_candles_outside() -> None:
-    present = np.array([-MIN, 2 * MIN, 50 * MIN])
+def test_the_range_starts_at_the_next_grid_point_and_ignores_candles_off_it() -> None:
+    present = np.array([-MIN, MIN + 30_000, 2 * MIN, 50 * MIN])
     assert missing_runs(present, Interval.parse("1m"), 30_000, 3 * MIN) == [(MIN, 2 * MIN, 1)]
 
 
@@ -34,3 +34,12 @@ def test_calendar_months_follow_the_calendar() -> None:
         np.array(months), Interval.parse("1M"), months[0], ms("2026-05-01T00:00:00")
     )
     assert runs == [(ms("2026-03-01T00:00:00"), ms("2026-04-01T00:00:00"), 1)]
+
+
+def test_weeks_start_on_monday() -> None:
+    monday = ms("2026-11-02T00:00:00")
+    week = 7 * 24 * 60 * MIN
+    runs = missing_runs(
+        np.array([monday + week]), Interval.parse("1w"), monday - 1, monday + 3 * week
+    )
+    assert runs == [(monday, monday + week, 1), (monday + 2 * week, monday + 3 * week, 1)]
