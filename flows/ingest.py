@@ -249,92 +249,126 @@ def ingest_klines(
             # own archive unless KLINES_ARCHIVE_URL says where that host's archive is.
             source = "rest"
         archive = ArchiveClient(settings.archive_config()) if source != "rest" else None
-        progress = BackfillProgress(
-            sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in plan.fetch)
-        )
-        small, large = _split_small(plan.fetch, client, archive, source, server_ms)
-        futures = [
-            ingest_series_task.submit(
-                p, client, warehouse, run_id, server_ms, archive, source, progress
-            )
-            for p in large
-        ]
-        grouped = [
-            ingest_small_series_task.submit(
-                group, client, warehouse, run_id, server_ms, progress, _group_label(group)
-            )
-            for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
-        ]
-        _follow([*futures, *grouped], progress)
-        results = _merge_results(
-            [f.result() for f in futures] + [r for f in grouped for r in f.result()]
-        )
+        results = _load(plan.fetch, client, archive, source, warehouse, run_id, server_ms)
         if any(r.status == "banned" for r in results):
             _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
-
-        summary = IngestSummary(
-            run_id=run_id,
-            status=_overall(results),
-            series=results,
-            requests=client.stats.requests,
-            weight=client.stats.weight,
-            retries=dict(client.stats.retries),
-            notes=notes,
-            source=source,
-            archive_requests=archive.stats.requests if archive else 0,
-            archive_bytes=archive.stats.bytes if archive else 0,
-        )
-        if archive is not None:
-            archive.close()
-            retries = {f"archive {k}": v for k, v in archive.stats.retries.items()}
-            summary.retries.update(retries)
-            if archive.stats.corrupt:
-                summary.notes.append(
-                    f"{archive.stats.corrupt} archive files failed verification twice "
-                    "(checksum mismatch or corrupt zip); their days were loaded over REST"
-                )
-        warehouse.record_run(
-            {
-                "run_id": run_id,
-                "flow_run_id": run_id,
-                "started_at": started.isoformat(),
-                "finished_at": datetime.now(UTC).isoformat(),
-                "status": summary.status,
-                "parameters": json.dumps(
-                    {
-                        "symbols": syms,
-                        "intervals": ivs,
-                        "start": start,
-                        "end": end,
-                        "source": source,
-                    }
-                ),
-                "requests": summary.requests,
-                "weight": summary.weight,
-                "retries": json.dumps(summary.retries),
-            },
-            [{"run_id": run_id, "market": MARKET, **r.as_row()} for r in results],
-        )
-        publish_completeness(
-            warehouse.completeness(
-                MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
-            )
-        )
-        try:  # the picture is a convenience: never fail a load because of it
-            publish_coverage_chart(
-                settings.db_path, 14, series, datetime.fromtimestamp(server_ms / 1000, UTC)
-            )
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("coverage chart not published: %s", exc)
-        publish_summary(
-            [r.as_row() for r in results],
-            f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
-            f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
-        )
+        summary = _summarize(run_id, results, client, archive, source, notes)
+        parameters = {
+            "symbols": syms,
+            "intervals": ivs,
+            "start": start,
+            "end": end,
+            "source": source,
+        }
+        _record_and_publish(warehouse, summary, parameters, started, plan, series, server_ms)
         logger.info("ingest %s: %s", summary.status, _counts(results))
         if summary.status != "ok":
             raise IngestIncomplete(_problem_line(results), summary.as_dict())
         return summary.as_dict()
+
+
+def _load(
+    fetch: list[SeriesPlan],
+    client: RestClient,
+    archive: ArchiveClient | None,
+    source: str,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+) -> list[SeriesResult]:
+    """Load every planned series: large ones a task each, one-page ones in groups."""
+    progress = BackfillProgress(
+        sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in fetch)
+    )
+    small, large = _split_small(fetch, client, archive, source, server_ms)
+    futures = [
+        ingest_series_task.submit(
+            p, client, warehouse, run_id, server_ms, archive, source, progress
+        )
+        for p in large
+    ]
+    grouped = [
+        ingest_small_series_task.submit(
+            group, client, warehouse, run_id, server_ms, progress, _group_label(group)
+        )
+        for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
+    ]
+    _follow([*futures, *grouped], progress)
+    return _merge_results([f.result() for f in futures] + [r for f in grouped for r in f.result()])
+
+
+def _summarize(
+    run_id: str,
+    results: list[SeriesResult],
+    client: RestClient,
+    archive: ArchiveClient | None,
+    source: str,
+    notes: list[str],
+) -> IngestSummary:
+    """The run's summary, archive counts and notes included (the archive client is closed)."""
+    summary = IngestSummary(
+        run_id=run_id,
+        status=_overall(results),
+        series=results,
+        requests=client.stats.requests,
+        weight=client.stats.weight,
+        retries=dict(client.stats.retries),
+        notes=notes,
+        source=source,
+    )
+    if archive is not None:
+        archive.close()
+        summary.archive_requests = archive.stats.requests
+        summary.archive_bytes = archive.stats.bytes
+        summary.retries.update({f"archive {k}": v for k, v in archive.stats.retries.items()})
+        if archive.stats.corrupt:
+            summary.notes.append(
+                f"{archive.stats.corrupt} archive files failed verification twice "
+                "(checksum mismatch or corrupt zip); their days were loaded over REST"
+            )
+    return summary
+
+
+def _record_and_publish(
+    warehouse: Warehouse,
+    summary: IngestSummary,
+    parameters: dict[str, object],
+    started: datetime,
+    plan: RunPlan,
+    series: list[tuple[str, str]],
+    server_ms: int,
+) -> None:
+    """Append the run to the run log and publish its artifacts."""
+    warehouse.record_run(
+        {
+            "run_id": summary.run_id,
+            "flow_run_id": summary.run_id,
+            "started_at": started.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "status": summary.status,
+            "parameters": json.dumps(parameters),
+            "requests": summary.requests,
+            "weight": summary.weight,
+            "retries": json.dumps(summary.retries),
+        },
+        [{"run_id": summary.run_id, "market": MARKET, **r.as_row()} for r in summary.series],
+    )
+    publish_completeness(
+        warehouse.completeness(
+            MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
+        )
+    )
+    try:  # the picture is a convenience: never fail a load because of it
+        publish_coverage_chart(
+            str(warehouse.path), 14, series, datetime.fromtimestamp(server_ms / 1000, UTC)
+        )
+    except Exception as exc:  # noqa: BLE001
+        get_run_logger().warning("coverage chart not published: %s", exc)
+    publish_summary(
+        [r.as_row() for r in summary.series],
+        f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
+        f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
+    )
 
 
 def _split_small(
