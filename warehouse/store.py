@@ -273,6 +273,9 @@ class Warehouse:
         return con
 
     def _open_session(self) -> duckdb.DuckDBPyConnection:
+        """The session's connection, with one DuckDB thread: a run already writes several
+        series side by side and parses beside them, so a second thread per statement only
+        contends (the INSERT of 86,400 candles took 1.5× as long with two on two cores)."""
         con = self._open_writable()
         con.execute("SET threads = 1")
         return con
