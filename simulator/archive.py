@@ -18,6 +18,7 @@ import re
 import threading
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,7 +125,9 @@ class Archive:
         micros = self.faults.microseconds_from_ms is not None and (
             start >= self.faults.microseconds_from_ms
         )
-        built = self._file(symbol, interval, name, start, end, now_ms, micros)
+        built = self._file(
+            (name, micros), lambda: self._build(symbol, interval, name, start, end, now_ms, micros)
+        )
         if built is None:
             return _s3_not_found()
         zip_bytes, digest = built
@@ -139,16 +142,9 @@ class Archive:
         return Response(200, zip_bytes, "application/zip")
 
     def _file(
-        self,
-        symbol: str,
-        interval: str,
-        name: str,
-        start: int,
-        end: int,
-        now_ms: int,
-        micros: bool,
+        self, key: tuple[str, bool], build: Callable[[], tuple[bytes, str] | None]
     ) -> tuple[bytes, str] | None:
-        key = (name, micros)
+        """The cached (zip, digest) of ``key``, built once even when asked for at once."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -158,7 +154,7 @@ class Archive:
             with self._lock:
                 if key in self._cache:
                     return self._cache[key]
-            built = self._build(symbol, interval, name, start, end, now_ms, micros)
+            built = build()
             with self._lock:
                 self._building.pop(key, None)
                 if built is not None:

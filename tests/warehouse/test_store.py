@@ -148,22 +148,34 @@ def test_a_writer_waits_for_another_process_then_gives_up_clearly(db_path: Path)
     assert write(warehouse, ROWS, "run-3").inserted == 0  # lock released: proceeds
 
 
+MINUTE = 60_000
+
+
+def five_minutes() -> list[list]:
+    """Five consecutive 1m rows from ``T0``, each with the first row's values."""
+    return [
+        [T0 + i * MINUTE, *ROWS[0][1:6], T0 + i * MINUTE + 59_999, *ROWS[0][7:]] for i in range(5)
+    ]
+
+
+def put_five_minutes(warehouse: Warehouse, batch: list[list]) -> int:
+    """Write ``batch`` as FILUSDT 1m fetched for ``T0``'s five minutes; the count inserted."""
+    checked = validate_batch(parse_pages([json.dumps(batch)]), "1m")
+    return warehouse.write_batch(
+        market="usdm", symbol="FILUSDT", interval="1m", valid=checked.valid,
+        rejected=[], source="rest", run_id="r", expected=(T0, T0 + 5 * MINUTE),
+    ).inserted  # fmt: skip
+
+
 def test_a_fresh_range_and_a_refetched_one_give_the_same_candles_and_ledger(
     db_path: Path,
 ) -> None:
     warehouse = Warehouse(db_path)
-    minute = 60_000
-    full = [
-        [T0 + i * minute, *ROWS[0][1:6], T0 + i * minute + 59_999, *ROWS[0][7:]] for i in range(5)
-    ]
+    full = five_minutes()
     holes = [full[0], full[1], full[3]]
 
     def put(batch: list[list]) -> tuple[int, list[tuple]]:
-        checked = validate_batch(parse_pages([json.dumps(batch)]), "1m")
-        inserted = warehouse.write_batch(
-            market="usdm", symbol="FILUSDT", interval="1m", valid=checked.valid,
-            rejected=[], source="rest", run_id="r", expected=(T0, T0 + 5 * minute),
-        ).inserted  # fmt: skip
+        inserted = put_five_minutes(warehouse, batch)
         with warehouse.connect(read_only=True) as con:
             ledger = con.execute(
                 "SELECT epoch_ms(gap_start), epoch_ms(gap_end), missing, cause FROM klines_gaps "
@@ -171,8 +183,8 @@ def test_a_fresh_range_and_a_refetched_one_give_the_same_candles_and_ledger(
             ).fetchall()
         return inserted, ledger
 
-    gaps = [(T0 + 2 * minute, T0 + 3 * minute, 1, "exchange_empty"),
-            (T0 + 4 * minute, T0 + 5 * minute, 1, "exchange_empty")]  # fmt: skip
+    gaps = [(T0 + 2 * MINUTE, T0 + 3 * MINUTE, 1, "exchange_empty"),
+            (T0 + 4 * MINUTE, T0 + 5 * MINUTE, 1, "exchange_empty")]  # fmt: skip
     assert put(holes) == (3, gaps)  # nothing stored in the range: a plain insert
     stored = snapshot(warehouse)
     assert put(holes) == (0, gaps)  # stored already: the merge path agrees
@@ -184,21 +196,11 @@ def test_candles_between_stored_ones_leave_only_the_true_holes_in_the_ledger(
     db_path: Path,
 ) -> None:
     warehouse = Warehouse(db_path)
-    minute = 60_000
-    full = [
-        [T0 + i * minute, *ROWS[0][1:6], T0 + i * minute + 59_999, *ROWS[0][7:]] for i in range(5)
-    ]
-
-    def put(batch: list[list]) -> int:
-        checked = validate_batch(parse_pages([json.dumps(batch)]), "1m")
-        return warehouse.write_batch(
-            market="usdm", symbol="FILUSDT", interval="1m", valid=checked.valid,
-            rejected=[], source="rest", run_id="r", expected=(T0, T0 + 5 * minute),
-        ).inserted  # fmt: skip
-
-    assert put([full[0], full[2]]) == 2
-    assert put([full[1], full[3]]) == 2  # all new, but the range already held candles
+    full = five_minutes()
+    assert put_five_minutes(warehouse, [full[0], full[2]]) == 2
+    # All new, but the range already held candles: the merge path.
+    assert put_five_minutes(warehouse, [full[1], full[3]]) == 2
     with warehouse.connect(read_only=True) as con:
         assert con.execute("SELECT epoch_ms(gap_start), missing FROM klines_gaps").fetchall() == [
-            (T0 + 4 * minute, 1)
+            (T0 + 4 * MINUTE, 1)
         ]
