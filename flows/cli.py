@@ -441,13 +441,18 @@ def export(out: str, db: str | None, debug: bool) -> None:
     show_default=True,
     help="Local Prefect server port (API and UI); used when PREFECT_API_URL is not set.",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show tracebacks, and the output of a server it starts (instead of its log file).",
+)
 def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
     """Run every deployment of prefect.yaml on its schedule, in this one process.
 
     With PREFECT_API_URL set, registers with that server. Without it, reuses or starts a
     local `prefect server start` on HOST:PORT (the temporary in-process API cannot run
-    schedules) and prints the UI's URL. Ctrl-C stops serving (and the server it started).
+    schedules), prints the UI's URL and where the server logs. Ctrl-C (or SIGTERM) stops
+    serving, pauses the schedules, stops the server it started and exits 0.
     """
 
     def body() -> int:
@@ -456,7 +461,14 @@ def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
         from contextlib import nullcontext
         from pathlib import Path
 
-        from .deployments import DEFAULT_FILE, build_deployments, load_specs, local_server
+        from .deployments import (
+            DEFAULT_FILE,
+            LocalServer,
+            build_deployments,
+            load_specs,
+            local_server,
+            server_log_path,
+        )
 
         path = Path(spec_file or DEFAULT_FILE).resolve()
         if not path.is_file():
@@ -474,22 +486,52 @@ def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
 
         signal.signal(signal.SIGTERM, stop)
         api = os.environ.get("PREFECT_API_URL")
-        with nullcontext(api) if api else local_server(host, port) as api_url:
-            from prefect import serve as prefect_serve
-            from prefect.settings import PREFECT_API_URL, temporary_settings
-
-            os.environ["PREFECT_API_URL"] = api_url
-            click.echo(f"Prefect UI: {api_url.removesuffix('/api')}", err=True)
-            names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
-            click.echo(f"serving {names}", err=True)
-            with temporary_settings({PREFECT_API_URL: api_url}):
-                try:
-                    prefect_serve(*deployments)
-                except KeyboardInterrupt:
-                    click.echo("stopped", err=True)
+        server_cm = (
+            nullcontext(LocalServer(api))
+            if api
+            else local_server(host, port, log=None if debug else server_log_path(port))
+        )
+        try:
+            with server_cm as server:
+                _serve(deployments, server)
+        except KeyboardInterrupt:  # a second Ctrl-C while the server was starting or stopping
+            click.echo("stopped", err=True)
+            return EXIT_OK
+        if server.started:
+            click.echo(f"stopped the Prefect server on {host}:{port}", err=True)
         return EXIT_OK
 
     _run_guarded(debug, body)
+
+
+def _serve(deployments: list[Any], server: Any) -> None:
+    """Serve until Ctrl-C or SIGTERM; the server keeps running until this returns, so
+    Prefect can pause the schedules on the way out."""
+    import os
+    import signal
+
+    from prefect import serve as prefect_serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    os.environ["PREFECT_API_URL"] = server.api_url
+    click.echo(f"Prefect UI: {server.api_url.removesuffix('/api')}", err=True)
+    if server.log is not None:
+        click.echo(f"Prefect server log: {server.log}", err=True)
+    names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+    click.echo(f"serving {names}", err=True)
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        try:
+            prefect_serve(*deployments)  # returns on Ctrl-C and SIGTERM
+        except KeyboardInterrupt:
+            pass
+        finally:  # one stop is enough: later signals must not cut the shutdown short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    click.echo(
+        f"stopped serving {len(deployments)} deployments (their schedules are paused until "
+        "the next `klines serve`)",
+        err=True,
+    )
 
 
 if __name__ == "__main__":

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 import yaml
@@ -123,42 +122,127 @@ def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class LocalServer:
+    """The Prefect server ``klines serve`` talks to.
+
+    ``started`` says whether :func:`local_server` started it (and stops it on exit);
+    ``log`` is where the output of a server it started goes (``None``: the terminal).
+    """
+
+    api_url: str
+    started: bool = False
+    log: Path | None = None
+
+
+def server_url(host: str, port: int) -> str:
+    """``http://host:port/api`` (an IPv6 host in brackets)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}/api"
+
+
+def server_env(host: str, port: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the ``prefect server start`` that :func:`local_server` starts.
+
+    ``--host``/``--port`` alone do not reach the server's settings: its UI would ask
+    ``/ui-settings`` for the API and be told the default ``127.0.0.1:4200``, and show
+    "Unable to connect to Prefect server" on any other port. So the server is told its own
+    address (``PREFECT_SERVER_API_HOST``/``PORT``, and ``PREFECT_UI_API_URL``, which
+    ``/ui-settings`` answers, unless the user set it, e.g. behind a proxy). The client's
+    ``PREFECT_API_URL`` is dropped (the server would hand it to the UI instead), prompts are
+    off (on a terminal ``prefect server start`` asks whether to change the profile's
+    ``PREFECT_API_URL``), and analytics stay off unless the environment says otherwise.
+    """
+    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **environ}
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_SERVER_API_HOST=host,
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_CLI_PROMPT="false",
+    )
+    if not (env.get("PREFECT_UI_API_URL") or env.get("PREFECT_SERVER_UI_API_URL")):
+        env["PREFECT_UI_API_URL"] = server_url(host, port)
+    return env
+
+
+def server_log_path(port: int) -> Path:
+    """Where the output of a server started on ``port`` goes: ``$PREFECT_HOME``."""
+    from prefect.settings import PREFECT_HOME
+
+    return Path(PREFECT_HOME.value()) / f"prefect-server-{port}.log"
+
+
 @contextmanager
-def local_server(host: str, port: int, startup_timeout: float = 180.0) -> Iterator[str]:
+def local_server(
+    host: str, port: int, startup_timeout: float = 180.0, log: Path | None = None
+) -> Iterator[LocalServer]:
     """Reuse the Prefect server at ``host:port`` or start ``prefect server start`` there.
 
-    Yields the API URL. A server started here is stopped on exit. Analytics stay off unless
-    ``PREFECT_SERVER_ANALYTICS_ENABLED`` says otherwise.
+    A server started here runs in a session of its own, so a Ctrl-C in the terminal
+    reaches only the caller, which then stops it (on leaving the block: SIGTERM, a
+    graceful shutdown). Its output goes to ``log`` (rewritten), or to the caller's
+    stdout/stderr when ``log`` is ``None``. Its environment: :func:`server_env`.
 
     Raises:
-        RuntimeError: the server exited or did not answer within ``startup_timeout``.
+        RuntimeError: the server exited or did not answer within ``startup_timeout``
+            (the message quotes the end of ``log``).
     """
-    api = f"http://{host}:{port}/api"
+    api = server_url(host, port)
     if api_healthy(api):
-        yield api
+        yield LocalServer(api)
         return
-    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-        env=env,
-    )
+    out: IO[bytes] | None = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = log.open("wb")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start"]
+            + ["--host", host, "--port", str(port)],
+            env=server_env(host, port, os.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+            start_new_session=True,
+        )
+    except BaseException:
+        if out is not None:
+            out.close()
+        raise
     try:
         deadline = time.monotonic() + startup_timeout
         while not api_healthy(api):
             if proc.poll() is not None:
                 raise RuntimeError(
-                    f"prefect server start exited with {proc.returncode}; is port {port} taken?"
+                    f"prefect server start exited with {proc.returncode}; is port {port} "
+                    f"taken?{_tail(log)}"
                 )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the Prefect server on {host}:{port} did not start in time")
+                raise RuntimeError(
+                    f"the Prefect server on {host}:{port} did not start in "
+                    f"{startup_timeout:.0f} s{_tail(log)}"
+                )
             time.sleep(0.5)
-        yield api
+        yield LocalServer(api, started=True, log=log)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_server(proc)
+        if out is not None:
+            out.close()
+
+
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """SIGTERM (uvicorn's graceful shutdown), then SIGKILL after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _tail(log: Path | None, lines: int = 5) -> str:
+    if log is None or not log.is_file():
+        return ""
+    last = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    return f" (log {log}: " + " / ".join(line.strip() for line in last) + ")" if last else ""

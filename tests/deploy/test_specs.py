@@ -7,7 +7,7 @@ import inspect
 
 from prefect import Flow
 
-from flows.deployments import build_deployments, load_specs
+from flows.deployments import build_deployments, load_specs, server_env, server_url
 
 
 def test_prefect_yaml_declares_the_four_deployments() -> None:
@@ -47,3 +47,27 @@ def test_serve_builds_the_same_deployments_and_skips_what_cannot_load() -> None:
         else:
             assert any(n.startswith(f"{spec.name}: ") for n in skipped)
     assert set(by_name) == {s.name for s in specs} and skipped == []
+
+
+def test_a_server_started_for_serve_is_told_its_own_address() -> None:
+    env = server_env("127.0.0.1", 4300, {"PREFECT_API_URL": "http://elsewhere:4200/api"})
+    assert env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4300/api"  # what /ui-settings answers
+    assert (env["PREFECT_SERVER_API_HOST"], env["PREFECT_SERVER_API_PORT"]) == ("127.0.0.1", "4300")
+    assert "PREFECT_API_URL" not in env
+    assert (
+        env["PREFECT_CLI_PROMPT"] == "false" and env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    )
+
+
+def test_a_users_ui_api_url_and_analytics_choice_are_kept() -> None:
+    env = server_env(
+        "::1",
+        4301,
+        {
+            "PREFECT_UI_API_URL": "https://prefect.example/api",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "true",
+        },
+    )
+    assert env["PREFECT_UI_API_URL"] == "https://prefect.example/api"
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
+    assert server_url("::1", 4301) == "http://[::1]:4301/api"
