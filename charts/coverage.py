@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.patches import Patch
 
 from charts._figure import new_figure, to_png
 from exchange.intervals import INTERVAL_NAMES
 
 # Steps, not a gradient: 98.6 % must not look like 100 %. Grey: nothing expected that day.
 _BOUNDS = [0.0, 0.5, 0.9, 0.99, 0.999999, 1.000001]
+_GREY = "#d9d9d9"
 _CMAP = ListedColormap(["#b2182b", "#ef8a62", "#fee08b", "#a6d96a", "#1a9850"]).with_extremes(
-    bad="#d9d9d9"
+    bad=_GREY
 )
 _NORM = BoundaryNorm(_BOUNDS, _CMAP.N)
 
@@ -28,12 +30,11 @@ def coverage_band(completeness: float | None) -> int:
     return int(np.searchsorted(_BOUNDS, float(completeness), side="right"))
 
 
-def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverage") -> bytes:
-    """A PNG heat map of ``completeness`` (0..1) by series (``symbol interval``) and ``day``.
-
-    ``rows`` are rows of the ``coverage`` view as mappings with at least ``symbol``,
-    ``interval``, ``day`` (a ``date``) and ``completeness``; ``expected``, ``present`` and
-    ``market`` are used when present. Cells print the percentage when the grid is small.
+def coverage_grid(
+    rows: Iterable[Mapping[str, Any]], first_day: date | None = None, last_day: date | None = None
+) -> tuple[list[str], list[date], np.ndarray]:
+    """The picture's row labels, its days (every UTC day from ``first_day`` to ``last_day``,
+    default the rows' first and last) and its completeness grid (NaN: grey).
 
     Raises:
         ValueError: ``rows`` is empty.
@@ -42,14 +43,43 @@ def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverag
     if not rows:
         raise ValueError("no coverage rows to draw")
     series = sorted({_label(r) for r in rows}, key=_series_order)
-    days = sorted({_day(r["day"]) for r in rows})
+    seen = sorted({_day(r["day"]) for r in rows})
+    first, last = first_day or seen[0], last_day or seen[-1]
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     grid = np.full((len(series), len(days)), np.nan)
     row_of = {s: i for i, s in enumerate(series)}
     col_of = {d: j for j, d in enumerate(days)}
     for r in rows:
         value = r.get("completeness")
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            grid[row_of[_label(r)], col_of[_day(r["day"])]] = float(value)
+        day = _day(r["day"])
+        if (
+            day in col_of
+            and value is not None
+            and not (isinstance(value, float) and math.isnan(value))
+        ):
+            grid[row_of[_label(r)], col_of[day]] = float(value)
+    return series, days, grid
+
+
+def render_coverage_png(
+    rows: Iterable[Mapping[str, Any]],
+    title: str = "Coverage",
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> bytes:
+    """A PNG heat map of ``completeness`` (0..1) by series (``symbol interval``) and ``day``.
+
+    ``rows`` are rows of the ``coverage`` view as mappings with at least ``symbol``,
+    ``interval``, ``day`` (a ``date``) and ``completeness``; ``expected``, ``present`` and
+    ``market`` are used when present. One column per UTC day from ``first_day`` to
+    ``last_day`` (default: the rows' first and last day), so a day no row covers is a grey
+    column, not a missing one; grey (nothing stored or expected) has its own legend entry.
+    Cells print the percentage when the grid is small.
+
+    Raises:
+        ValueError: ``rows`` is empty.
+    """
+    series, days, grid = coverage_grid(rows, first_day, last_day)
 
     width = min(18.0, 3.0 + 0.45 * len(days))
     height = min(12.0, 1.6 + 0.38 * len(series))
@@ -85,7 +115,16 @@ def render_coverage_png(rows: Iterable[Mapping[str, Any]], title: str = "Coverag
     bar.ax.set_yticklabels(["< 50 %", "< 90 %", "< 99 %", "< 100 %", "100 %"])
     bar.set_label("share of expected candles stored", fontsize=8)
     bar.ax.tick_params(labelsize=7)
+    fig.legend(
+        handles=[Patch(facecolor=_GREY, edgecolor="#999999", label=NOT_COVERED)],
+        loc="outside lower right",
+        fontsize=7,
+        frameon=False,
+    )
     return to_png(fig)
+
+
+NOT_COVERED = "nothing stored or expected (before a series' first candle or after its last)"
 
 
 _INTERVAL_ORDER = INTERVAL_NAMES

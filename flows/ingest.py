@@ -18,7 +18,7 @@ from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
 from tasks.archive import SOURCES, archive_files_for
-from tasks.charts import publish_coverage_chart
+from tasks.charts import coverage_key, publish_coverage_chart
 from tasks.ingest import (
     ingest_series_task,
     ingest_small_series_task,
@@ -360,7 +360,11 @@ def _record_and_publish(
     )
     try:  # the picture is a convenience: never fail a load because of it
         publish_coverage_chart(
-            str(warehouse.path), 14, series, datetime.fromtimestamp(server_ms / 1000, UTC)
+            str(warehouse.path),
+            14,
+            series,
+            datetime.fromtimestamp(server_ms / 1000, UTC),
+            key=coverage_key(runtime.deployment.name, series),  # one picture per deployment
         )
     except Exception as exc:  # noqa: BLE001
         get_run_logger().warning("coverage chart not published: %s", exc)

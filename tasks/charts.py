@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,28 +18,55 @@ from prefect.artifacts import Artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from charts import coverage_band, render_coverage_png
+from exchange.intervals import INTERVAL_NAMES
 from warehouse.store import Warehouse
 
 COVERAGE_KEY = "klines-coverage"
+"""The prefix of the coverage artifacts' keys (:func:`coverage_key`)."""
+_FINGERPRINT = "<!-- klines-coverage picture {} -->"
 
 
-def chart_markdown(png: bytes, title: str, caption: str = "") -> str:
-    """Markdown showing ``png`` inline (``![title](data:image/png;base64,...)``)."""
+def coverage_key(deployment: str | None, series: list[tuple[str, str]]) -> str:
+    """The coverage artifact's key: one per deployment, else one per set of series.
+
+    ``ingest-short`` and ``ingest-long`` cover different series, so each keeps its own
+    picture and history (``klines-coverage-ingest-short``); a command-line run has no
+    deployment and is keyed by what it loaded (``klines-coverage-btcusdt-ethusdt-1m-1h``,
+    or ``klines-coverage-12-symbols-1m`` for many symbols). ``1M`` (a month) is ``1mo``,
+    since keys are lowercase.
+    """
+    if deployment:
+        return f"{COVERAGE_KEY}-{_slug(deployment)}"
+    symbols = sorted({s for s, _ in series})
+    intervals = sorted({i for _, i in series}, key=_interval_rank)
+    named = "-".join(s.lower() for s in symbols)
+    if len(named) > 40:
+        named = f"{len(symbols)}-symbols"
+    shown = "-".join("1mo" if i == "1M" else i.lower() for i in intervals)
+    return _slug(f"{COVERAGE_KEY}-{named}-{shown}")
+
+
+def chart_markdown(png: bytes, title: str, caption: str = "", hidden: str = "") -> str:
+    """Markdown showing ``png`` inline (``![title](data:image/png;base64,...)``); ``hidden``
+    (an HTML comment) is kept in the text but not shown."""
     data = base64.b64encode(png).decode("ascii")
     text = f"### {title}\n\n![{title}](data:image/png;base64,{data})\n"
-    return text + (f"\n{caption}\n" if caption else "")
+    text += f"\n{caption}\n" if caption else ""
+    return text + (f"\n{hidden}\n" if hidden else "")
 
 
-def publish_chart(png: bytes, key: str, title: str, caption: str = "", tag: str = "") -> UUID:
+def publish_chart(
+    png: bytes, key: str, title: str, caption: str = "", description: str = "", hidden: str = ""
+) -> UUID:
     """Create a markdown artifact holding the picture; call inside a flow or task run.
 
-    ``key`` must be lowercase letters, digits and dashes (Prefect's rule); ``tag`` is
-    appended to the description.
+    ``key`` must be lowercase letters, digits and dashes (Prefect's rule); ``description``
+    (default: ``title``) is what the UI lists the artifact by.
     """
     return create_markdown_artifact(
-        markdown=chart_markdown(png, title, caption),
+        markdown=chart_markdown(png, title, caption, hidden),
         key=key,
-        description=f"{title} {tag}".strip(),
+        description=description or title,
     )
 
 
@@ -48,10 +76,10 @@ def coverage_rows(
     series: list[tuple[str, str]] | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of the ``coverage`` view for the ``days`` UTC days up to ``now`` (default: the
-    local clock; the ingest flow passes the exchange's), optionally only some (symbol,
+    """Rows of the ``coverage`` view for the ``days`` UTC days that end with ``now``'s (default:
+    the local clock; the ingest flow passes the exchange's), optionally only some (symbol,
     interval) series. Opens the file read-write (applies migrations) briefly."""
-    since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
+    since = coverage_window(days, now)[0]
     with Warehouse(db_path).connect() as con:
         cur = con.execute(
             "SELECT market, symbol, interval, day, expected, present, completeness "
@@ -66,25 +94,35 @@ def coverage_rows(
     return rows
 
 
+def coverage_window(days: int, now: datetime | None = None) -> tuple[date, date]:
+    """The first and last UTC day of the ``days`` days that end today (today included)."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return today - timedelta(days=days - 1), today
+
+
 @task(name="publish-coverage-chart", cache_policy=NO_CACHE, persist_result=False)
 def publish_coverage_chart(
     db_path: str,
     days: int = 14,
     series: list[tuple[str, str]] | None = None,
     now: datetime | None = None,
+    key: str = COVERAGE_KEY,
 ) -> UUID | None:
-    """The completeness artifact (key ``klines-coverage``): a series × day heat map of the
-    last ``days`` days and the days that are not complete.
+    """The completeness artifact (under ``key``, see :func:`coverage_key`): a series × day
+    heat map of the last ``days`` UTC days, today included, and the days that are not
+    complete.
 
     Drawing takes most of a second, so the picture is redrawn only when it would look
-    different from the newest ``klines-coverage`` artifact (a cell changes colour, a day
-    or a series is added, an incomplete day's counts move). ``None`` if nothing is stored
-    or the newest artifact already shows it.
+    different from the newest artifact under ``key`` (a cell changes colour, a day or a
+    series is added, an incomplete day's counts move): a fingerprint of what it shows is
+    kept in the markdown as an HTML comment, which the UI does not display. ``None`` if
+    nothing is stored or the newest artifact already shows it.
     """
     rows = coverage_rows(db_path, days, series, now)
     if not rows:
         return None
-    title = f"Coverage, last {days} days"
+    first, last = coverage_window(days, now)
+    title = f"Coverage, last {days} UTC days"
     short = [r for r in rows if r["completeness"] is not None and r["completeness"] < 1]
     caption = (
         "All expected candles are stored."
@@ -98,20 +136,43 @@ def publish_coverage_chart(
             + ("\n\n(first 20 shown)" if len(short) > 20 else "")
         )
     )
-    look = f"[{_look_digest(rows, title, caption)}]"
-    newest = Artifact.get(COVERAGE_KEY)
-    if newest is not None and (newest.description or "").endswith(look):
+    fingerprint = _FINGERPRINT.format(_look_digest(rows, title, caption, first))
+    newest = Artifact.get(key)
+    if newest is not None and fingerprint in str(newest.data or ""):
         return None
-    png = render_coverage_png(rows, title=title)
+    png = render_coverage_png(rows, title=title, first_day=first, last_day=last)
     return publish_chart(
-        png, COVERAGE_KEY, "Coverage (share of expected candles stored)", caption, look
+        png,
+        key,
+        "Coverage (share of expected candles stored)",
+        caption,
+        description=f"Share of expected candles stored per UTC day, {first} to {last}: "
+        + _series_text(rows),
+        hidden=fingerprint,
     )
 
 
-def _look_digest(rows: list[dict[str, Any]], title: str, caption: str) -> str:
-    """What the coverage picture shows: each cell's colour band, the title and the caption."""
+def _series_text(rows: list[dict[str, Any]]) -> str:
+    """``BTCUSDT, ETHUSDT × 1m, 5m``, or ``12 symbols × 1m, 1h`` for many."""
+    symbols = sorted({r["symbol"] for r in rows})
+    intervals = sorted({r["interval"] for r in rows}, key=_interval_rank)
+    named = ", ".join(symbols) if len(symbols) <= 4 else f"{len(symbols)} symbols"
+    return f"{named} × {', '.join(intervals)}"
+
+
+def _look_digest(rows: list[dict[str, Any]], title: str, caption: str, first: date) -> str:
+    """What the coverage picture shows: each cell's colour band, the window, the title and
+    the caption."""
     cells = sorted(
         (r["market"], r["symbol"], r["interval"], str(r["day"]), coverage_band(r["completeness"]))
         for r in rows
     )
-    return hashlib.sha256(repr((cells, title, caption)).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr((cells, str(first), title, caption)).encode()).hexdigest()[:16]
+
+
+def _interval_rank(interval: str) -> int:
+    return INTERVAL_NAMES.index(interval) if interval in INTERVAL_NAMES else len(INTERVAL_NAMES)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-")

@@ -6,9 +6,11 @@ import io
 import struct
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from charts import render_coverage_png, render_liveness_png
+from charts.coverage import coverage_grid
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -50,6 +52,16 @@ def test_coverage_png_scales_and_tolerates_missing_values() -> None:
     rows[0]["completeness"] = None
     png = render_coverage_png(rows)
     assert size(png)[0] <= 18 * 90 + 10
+
+
+def test_the_picture_has_one_column_per_day_of_the_window_grey_where_nothing_is_stored() -> None:
+    rows = coverage(3)  # 2026-10-20 .. 10-22 stored
+    series, days, grid = coverage_grid(rows, date(2026, 10, 9), date(2026, 10, 22))
+    assert len(days) == 14 and (days[0], days[-1]) == (date(2026, 10, 9), date(2026, 10, 22))
+    assert series == ["BTCUSDT 1m", "BTCUSDT 1h", "ETHUSDT 1m", "ETHUSDT 1h"]
+    assert np.isnan(grid[:, :11]).all() and not np.isnan(grid[:, 11:]).any()
+    _, days, _ = coverage_grid(rows[:1] + rows[2:3])  # a day no row covers is still a column
+    assert days == [date(2026, 10, 20), date(2026, 10, 21), date(2026, 10, 22)]
 
 
 def test_coverage_png_needs_rows() -> None:

@@ -87,6 +87,7 @@ def test_a_deployed_ingest_runs_on_a_worker(tmp_path: Path, sim: Simulator) -> N
         assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW"
         summary = [a for a in artifacts if a.key == "ingest-summary"]
         assert summary and summary[0].type == "table"
+        assert "klines-coverage-ingest-short" in {a.key for a in artifacts}  # its own picture
 
     with duckdb.connect(str(db), read_only=True) as con:
         for interval in ("1m", "5m"):

@@ -14,9 +14,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from charts import render_liveness_png
 from simulator import Market
-from tasks.charts import COVERAGE_KEY, publish_chart, publish_coverage_chart
+from tasks.charts import COVERAGE_KEY, coverage_key, publish_chart, publish_coverage_chart
 from tests.analytics.fill import fill
-from tests.conftest import NOW_MS, ms
+from tests.conftest import NOW, NOW_MS, ms
 
 
 async def _latest(key: str):
@@ -44,6 +44,37 @@ def test_coverage_chart_is_an_artifact(db_path: Path) -> None:
     assert artifact.type == "markdown"
     assert _png_in(artifact.data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "All expected candles are stored." in artifact.data
+    assert artifact.description.startswith("Share of expected candles stored per UTC day, ")
+    assert artifact.description.endswith(": BTCUSDT × 1h")
+    assert not re.search(r"[0-9a-f]{12}", artifact.description)  # no bare fingerprint shown
+    assert re.search(r"<!-- klines-coverage picture [0-9a-f]{16} -->", artifact.data)
+
+
+def test_each_deployment_or_set_of_series_has_its_own_coverage_key() -> None:
+    assert coverage_key("ingest-short", [("BTCUSDT", "1m")]) == "klines-coverage-ingest-short"
+    assert coverage_key("ingest-long", [("BTCUSDT", "1h")]) == "klines-coverage-ingest-long"
+    series = [("ETHUSDT", "1M"), ("BTCUSDT", "1h"), ("BTCUSDT", "1m"), ("ETHUSDT", "1h")]
+    assert coverage_key(None, series) == "klines-coverage-btcusdt-ethusdt-1m-1h-1mo"
+    many = [(f"COIN{i:02d}USDT", "1m") for i in range(12)]
+    assert coverage_key(None, many) == "klines-coverage-12-symbols-1m"
+
+
+def test_two_keys_keep_two_pictures(db_path: Path) -> None:
+    fill(db_path, Market(), "BTCUSDT", "1h", ms("2026-10-30T00:00:00"), NOW_MS, NOW_MS)
+    fill(db_path, Market(), "BTCUSDT", "1d", ms("2026-10-20T00:00:00"), NOW_MS, NOW_MS)
+
+    @flow
+    def report() -> None:
+        for interval in ("1h", "1d"):
+            publish_coverage_chart(
+                str(db_path), 14, [("BTCUSDT", interval)], NOW, key=f"test-cov-{interval}"
+            )
+
+    report()
+    hourly, daily = (asyncio.run(_latest(f"test-cov-{i}")) for i in ("1h", "1d"))
+    assert hourly.description.endswith("BTCUSDT × 1h") and daily.description.endswith(
+        "BTCUSDT × 1d"
+    )
 
 
 def test_nothing_stored_publishes_nothing(tmp_path: Path) -> None:

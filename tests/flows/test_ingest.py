@@ -233,7 +233,8 @@ def test_each_run_publishes_summary_completeness_and_coverage_artifacts(
             return max(found, key=lambda a: a.created)
 
         summary, completeness, coverage = (
-            latest(k) for k in ("ingest-summary", "ingest-completeness", "klines-coverage")
+            latest(k)
+            for k in ("ingest-summary", "ingest-completeness", "klines-coverage-btcusdt-1m")
         )
     assert summary.type == "table" and "BTCUSDT" in str(summary.data)
     # 1,447 minutes from 2026-11-01 00:00 to the open candle, 20 of them maintenance
