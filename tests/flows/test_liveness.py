@@ -13,7 +13,14 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from exchange.klines_ws import FieldMismatch
-from exchange.liveness import CandleCheck, Check, LivenessReport, StreamReport, render_report
+from exchange.liveness import (
+    CHECKS,
+    CandleCheck,
+    Check,
+    LivenessReport,
+    StreamReport,
+    render_report,
+)
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS
 from tests.flows.helpers import klines
@@ -50,32 +57,44 @@ def test_the_report_has_metadata_summary_verdict_diagnosis_and_details() -> None
     text = render_report(literal_report())
     assert text.startswith("# WebSocket liveness: FAIL\n")
     for expected in (
-        "| time (UTC) | 2026-11-02 00:07:30 |",
-        "| WebSocket URL | `wss://fstream.binance.com/market` |",
-        "| REST URL | `https://fapi.binance.com` |",
-        "| streams | `btcusdt@kline_1m`, `ethusdt@kline_1m` |",
-        "| clock offset | -12 ms (exchange − local) |",
-        "| API key | 6qv2KVTj...1NiD |",
-        "| versions | Python 3.11.7, websockets 16.1.1 |",
-        "| stream | connect | subscribe | events | stall | connection | parse | lag | order | buffer | rest | verdict |",
-        "| `btcusdt@kline_1m` | PASS | PASS | PASS | SKIP | SKIP | SKIP | SKIP | SKIP | SKIP | SKIP | **PASS** |",
-        "| `ethusdt@kline_1m` | PASS | PASS | PASS | SKIP | SKIP | SKIP | SKIP | SKIP | SKIP | FAIL | **FAIL** |",
+        "- **time (UTC):** 2026-11-02 00:07:30\n",
+        "- **WebSocket URL:** `wss://fstream.binance.com/market`\n",
+        "- **REST URL:** `https://fapi.binance.com`\n",
+        "- **streams:** `btcusdt@kline_1m`, `ethusdt@kline_1m`\n",
+        "- **clock offset:** -12 ms (exchange − local)\n",
+        "- **API key:** 6qv2KVTj...1NiD\n",
+        "- **versions:** Python 3.11.7, websockets 16.1.1\n",
+        # five columns: the checks that did not pass are named, the rest follow per stream
+        "| stream | verdict | events | lag p95 | checks not passed |\n|---|---|---|---|---|\n",
+        "| `btcusdt@kline_1m` | **PASS** | 120 | 85 ms | 7 skipped |\n",
+        "| `ethusdt@kline_1m` | **FAIL** | 118 | – | rest FAIL; 6 skipped |\n",
         "## Verdict: FAIL\n\nUnhealthy: see the diagnosis.",
         "- ethusdt@kline_1m: REST/WS disagreement on 1 of 1 closed candles",
         "1. Do not store WebSocket candles without reconciling them with REST.",
         "### `ethusdt@kline_1m`: FAIL",
+        "- **rest** FAIL: REST/WS disagreement on 1 of 1 closed candles\n",
         "- numbers: events 118, lag_p95_ms –",
         "| 2026-11-02 00:06 | close: ws 3200.01 ≠ rest 3200.00 |",
     ):
         assert expected in text, expected
 
 
+def test_the_report_has_no_table_without_a_header_and_no_row_wider_than_five_columns() -> None:
+    lines = render_report(literal_report()).splitlines()
+    tables = [i for i, line in enumerate(lines) if line.startswith("|---")]
+    assert all(lines[i - 1].strip("| ") for i in tables)  # every table has a real header
+    assert max(line.count("|") for line in lines) <= 6
+
+
 def test_a_healthy_report_says_so() -> None:
     report = literal_report()
     report.streams = report.streams[:1]
     report.diagnosis, report.next_steps = [], []
+    report.streams[0].checks = [Check(n, "PASS", "fine") for n in CHECKS]
+    report.streams[0].metrics["events_per_s"] = 4.0
     text = render_report(report)
     assert "# WebSocket liveness: PASS" in text and "- nothing wrong was seen" in text
+    assert "| `btcusdt@kline_1m` | **PASS** | 120 (4/s) | 85 ms | none |" in text
 
 
 @pytest.fixture
@@ -123,8 +142,10 @@ def test_healthy_run_exits_0_writes_the_report_stores_history_and_publishes(
     assert "verdict: PASS" in ran.out
     text = report.read_text()
     assert text.startswith("# WebSocket liveness: PASS")
-    assert f"| WebSocket URL | `{live.ws_url}` |" in text and f"| REST URL | `{live.url}` |" in text
-    assert "| API key | 6qv2KVTj...1NiD |" in text and KEY not in text
+    assert f"- **WebSocket URL:** `{live.ws_url}`" in text
+    assert f"- **REST URL:** `{live.url}`" in text
+    assert "- **API key:** 6qv2KVTj...1NiD" in text and KEY not in text
+    assert "| `btcusdt@kline_1m` | **PASS** |" in text and "| none |" in text
     assert "websockets 16" in text and "Python 3." in text and "prefect 3.9" in text
     assert "1 closed candles identical to REST, field by field" in text
     with duckdb.connect(str(db_path), read_only=True) as con:
