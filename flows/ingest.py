@@ -427,12 +427,16 @@ def _merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
 
 
 def _follow(futures: list, progress: BackfillProgress, every_s: float = 1.0) -> None:
-    """Wait for the series tasks, keeping the progress artifact current (large runs only)."""
+    """Wait for the series tasks, keeping the progress artifact current (runs of 10,000
+    candles or more: shorter ones end before the UI would show it move)."""
     if progress.total < 10_000:
         wait(futures)
         return
     artifact_id = create_progress_artifact(
-        progress=0.0, key="ingest-progress", description="Candles accounted for, in percent"
+        progress=0.0,
+        key="ingest-progress",
+        description=f"Share of the run's {progress.total:,} candles fetched, in percent "
+        "(updated every second)",
     )
     pending = list(futures)
     while pending:

@@ -125,6 +125,9 @@ def ingest_series(
         error: ExchangeError | None = None
         try:
             for page in fetch_pages(client, plan.symbol, interval, chunk, workers):
+                if progress is not None:  # per page: a batch can take minutes to fetch
+                    window = chunk[len(pages)]
+                    progress(interval.count(window.start_ms, interval.add(window.end_ms, 1)))
                 pages.append(page)
         except ExchangeError as exc:
             error = exc
@@ -133,8 +136,6 @@ def ingest_series(
         if pages:
             fetched = (chunk[0].start_ms, chunk[len(pages) - 1].end_ms + 1)
             _load(pages, plan, warehouse, run_id, server_ms, source, result, fetched)
-            if progress is not None:
-                progress(interval.count(*fetched))
         if error is not None:
             _give_up(plan, result, error, warehouse, run_id, chunk[len(pages)].start_ms)
             break

@@ -1,0 +1,34 @@
+"""Progress of a long series moves page by page, not once per 200-page batch."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from exchange.config import RestConfig
+from exchange.rest import RestClient
+from simulator import Simulator
+from tasks.progress import BackfillProgress
+from tasks.series import SeriesPlan, ingest_series
+from tests.conftest import NOW_MS, ms
+from warehouse.store import Warehouse
+
+
+def test_a_long_series_reports_every_page_it_fetches(sim: Simulator, db_path: Path) -> None:
+    client = RestClient(RestConfig(base_url=sim.url, backoff_base=0.001, page_limit=99))
+    plan = SeriesPlan("usdm", "BTCUSDT", "1m", ms("2026-11-01T00:00:00"), ms("2026-11-01T10:00:00"))
+    calls: list[int] = []
+    result = ingest_series(
+        plan, client, Warehouse(db_path), run_id="r", server_ms=NOW_MS, progress=calls.append
+    )
+    assert result.status == "ok" and result.requests == 7  # 600 candles in pages of 99
+    assert calls == [99] * 6 + [6]  # one report per page, every expected candle counted once
+
+
+def test_the_progress_line_counts_to_the_total() -> None:
+    stream = io.StringIO()
+    progress = BackfillProgress(600, stream=stream)
+    for n in [99] * 6 + [6]:
+        progress(n)
+    assert progress.fraction() == 1.0
+    assert "600/600 candles" in progress.line()
