@@ -9,6 +9,7 @@ from warehouse.audit import SeriesAudit, audit_series
 from warehouse.store import Warehouse, check_path
 
 from .inputs import parse_intervals, parse_symbols
+from .runinfo import run_label
 from .settings import Settings
 
 MARKET = "usdm"
@@ -38,7 +39,7 @@ def audit_klines(
     if days < 1:
         raise ValueError(f"--days {days}: use a positive number of days")
     check_path(settings.db_path)
-    warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout)
+    warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout, holder=run_label())
     results: list[SeriesAudit] = []
     with warehouse.connect() as con:
         for symbol in syms:

@@ -32,6 +32,7 @@ from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
 from .inputs import check_listed, check_range, parse_intervals, parse_symbols, parse_time, to_ms
+from .runinfo import run_label
 from .runners import check_warehouse, select_task_runner
 from .settings import Settings
 
@@ -207,7 +208,7 @@ def ingest_klines(
     for note in notes:
         logger.info(note)
 
-    warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout)
+    warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout, holder=run_label())
     with warehouse.session():  # the run's writes share one connection
         banned_until = warehouse.active_ban_ms(settings.rest_url, int(time.time() * 1000))
         if banned_until is not None:

@@ -27,6 +27,7 @@ from tasks.liveness import (
 from warehouse.store import Warehouse, check_path
 
 from .inputs import check_listed, parse_intervals, parse_symbols
+from .runinfo import run_label
 from .settings import Settings
 
 MAX_SECONDS = 3600.0
@@ -124,7 +125,7 @@ def ws_liveness(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(markdown, encoding="utf-8")
     publish_report_task(markdown, f"ws-liveness {report.verdict}: {len(streams)} streams")
-    warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout)
+    warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout, holder=run_label())
     run_row, stream_rows = warehouse_rows(report, markdown, datetime.now(UTC))
     record_liveness_task(warehouse, run_row, stream_rows)
     summary = summarize(report, report_path)

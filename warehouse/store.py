@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from exchange.intervals import Interval
 
+from . import holder as _holder
 from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
 from .gaps import (
     Gap,
@@ -107,7 +108,8 @@ class _FileHandle:
     ``RELEASE_GAP_S``, and then reopened.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.lock = threading.RLock()
         self._state = threading.Condition()
         self.sessions = 0
@@ -183,6 +185,7 @@ class _FileHandle:
         if self._con is not None:
             self._con.close()
             self._con = None
+            _holder.release(self.path)
 
     def _close_when_idle(self) -> None:
         with self._state:
@@ -205,16 +208,21 @@ class Warehouse:
         lock_timeout: seconds to keep retrying while another process holds the file.
     """
 
-    def __init__(self, path: str | os.PathLike[str], lock_timeout: float = 120.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], lock_timeout: float = 120.0, holder: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
-        key = str(self.path.resolve())
+        self.holder = holder or _holder.command_line()
+        key = self.path.resolve()
         with _HANDLES_GUARD:
-            self._handle = _HANDLES.setdefault(key, _FileHandle())
+            if str(key) not in _HANDLES:
+                _HANDLES[str(key)] = _FileHandle(key)
+            self._handle = _HANDLES[str(key)]
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Another process (a Dask worker) gets its own in-process write lock.
-        return (Warehouse, (str(self.path.resolve()), self.lock_timeout))
+        return (Warehouse, (str(self.path.resolve()), self.lock_timeout, self.holder))
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -230,7 +238,7 @@ class Warehouse:
             try:
                 yield con
             finally:
-                con.close()
+                self._close(con)
             return
         cursor = handle.borrow(self._open_session) if handle.sessions else None
         if cursor is not None:
@@ -244,7 +252,7 @@ class Warehouse:
             try:
                 yield con
             finally:
-                con.close()
+                self._close(con)
 
     @contextmanager
     def session(
@@ -268,7 +276,7 @@ class Warehouse:
         try:
             apply_migrations(con)
         except BaseException:
-            con.close()
+            self._close(con)
             raise
         return con
 
@@ -280,6 +288,10 @@ class Warehouse:
         con.execute("SET threads = 1")
         return con
 
+    def _close(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.close()
+        _holder.release(self.path)
+
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
@@ -287,9 +299,14 @@ class Warehouse:
         while True:
             try:
                 con = duckdb.connect(str(self.path), read_only=read_only)
-                # config={"TimeZone": ...} at connect fails in duckdb 2.0.0 (icu not
-                # loaded yet); SET after connecting works.
-                con.execute("SET TimeZone = 'UTC'")
+                _holder.claim(self.path, self.holder)  # names this process to waiters
+                try:
+                    # config={"TimeZone": ...} at connect fails in duckdb 2.0.0 (icu not
+                    # loaded yet); SET after connecting works.
+                    con.execute("SET TimeZone = 'UTC'")
+                except BaseException:
+                    self._close(con)
+                    raise
                 return con
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
@@ -297,14 +314,14 @@ class Warehouse:
                 if time.monotonic() >= deadline:
                     raise WarehouseLocked(
                         f"{self.path} stayed locked by another process for {self.lock_timeout:.0f} s "
-                        f"({_holder(exc)}); close that session (analysts: see README, "
-                        "'Querying while runs write') and rerun"
+                        f"({_holder.describe(self.path, str(exc))}); let it finish or close that "
+                        "session (analysts: see README, 'Querying while runs write') and rerun"
                     ) from exc
                 if not announced:
                     log.warning(
                         "waiting for %s: locked by another process (%s); retrying for up to %.0f s",
                         self.path,
-                        _holder(exc),
+                        _holder.describe(self.path, str(exc)),
                         self.lock_timeout,
                     )
                     announced = True
@@ -764,11 +781,3 @@ def _sql_type(value: Any) -> str:
     if isinstance(value, float):
         return "DOUBLE"
     return "VARCHAR"
-
-
-def _holder(exc: Exception) -> str:
-    text = str(exc)
-    marker = "Conflicting lock is held in "
-    if marker in text:
-        return "held by " + text.split(marker, 1)[1].split("\n")[0].split(". ")[0]
-    return "lock conflict"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from warehouse.errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from warehouse.holder import command_line, note_path
 from warehouse.migrations import MIGRATIONS, current_version
 from warehouse.parse import parse_pages
 from warehouse.schema import validate_batch
@@ -146,6 +147,80 @@ def test_a_writer_waits_for_another_process_then_gives_up_clearly(db_path: Path)
     finally:
         holder.communicate("")
     assert write(warehouse, ROWS, "run-3").inserted == 0  # lock released: proceeds
+
+
+class Holding:
+    """Another process with the file open through the warehouse, as ``holder`` (or, with
+    ``holder=None``, through plain DuckDB, like an analyst's session)."""
+
+    def __init__(self, db: Path, holder: str | None) -> None:
+        code = (
+            f"import duckdb, sys; c = duckdb.connect({str(db)!r})"
+            if holder is None
+            else "import sys; from warehouse.store import Warehouse; "
+            f"held = Warehouse({str(db)!r}, holder={holder!r}).connect(); held.__enter__()"
+        )
+        self.popen = subprocess.Popen(
+            [sys.executable, "-c", f"{code}; print('held', flush=True); sys.stdin.readline()"],
+            cwd=Path(__file__).resolve().parents[2],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.pid = self.popen.pid
+        assert self.popen.stdout is not None and self.popen.stdout.readline().strip() == "held"
+
+    def release(self) -> None:
+        self.popen.communicate("\n", timeout=30)
+
+    def kill(self) -> None:
+        self.popen.kill()
+        self.popen.communicate(timeout=30)
+
+
+def test_a_waiting_writer_names_the_flow_run_that_holds_the_file(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(Warehouse(db_path), ROWS, "run-1")
+    holding = Holding(db_path, "flow run 'brave-otter' of ingest-klines/ingest-short")
+    try:
+        with caplog.at_level("WARNING", "klines.warehouse"), pytest.raises(WarehouseLocked) as err:
+            write(Warehouse(db_path, lock_timeout=0.3), ROWS, "run-2")
+    finally:
+        holding.release()
+    who = f"flow run 'brave-otter' of ingest-klines/ingest-short, PID {holding.pid}"
+    assert who in str(err.value)
+    assert f"locked by another process ({who})" in caplog.text
+    assert not list(db_path.parent.glob("*.holder-*"))  # each process removed its note
+
+
+def test_a_note_left_by_a_killed_holder_names_nobody_and_is_swept_away(db_path: Path) -> None:
+    write(Warehouse(db_path), ROWS, "run-1")
+    killed = Holding(db_path, "flow run 'gone' of ingest-klines")
+    killed.kill()  # holding the file: its note stays behind
+    assert note_path(db_path, killed.pid).exists()
+    analyst = Holding(db_path, None)
+    # as if the analyst's PID had been a klines run's long ago: a note of another process
+    note_path(db_path, analyst.pid).write_text(
+        json.dumps({"pid": analyst.pid, "started": 1, "label": "flow run 'old' of ingest-klines"})
+    )
+    try:
+        with pytest.raises(WarehouseLocked) as err:
+            write(Warehouse(db_path, lock_timeout=0.3), ROWS, "run-2")
+    finally:
+        analyst.release()
+    assert f"PID {analyst.pid}, which names no klines flow run or command" in str(err.value)
+    assert "'old'" not in str(err.value) and "'gone'" not in str(err.value)
+    Holding(db_path, "command `klines sql`").release()  # the next process to open it sweeps
+    assert not list(db_path.parent.glob("*.holder-*"))
+
+
+def test_a_process_names_itself_by_its_command_line() -> None:
+    assert (
+        command_line(["/x/.venv/bin/klines", "sql", "SELECT 1"])
+        == "command `klines sql 'SELECT 1'`"
+    )
+    assert command_line(["/x/flows/__main__.py", "ingest"]) == "command `python -m flows ingest`"
 
 
 MINUTE = 60_000
