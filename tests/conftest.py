@@ -16,6 +16,23 @@ from simulator import Market, Simulator
 NOW = datetime(2026, 11, 2, 0, 7, 30, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+# Read once, here: the autouse clean_environ strips KLINES_* before every test.
+REQUIRE_REAL_DATA = os.environ.get("KLINES_TESTS_REQUIRE_REAL_DATA") == "1"
+
+
+def real_data(relative: str) -> Path:
+    """A file or folder of the real Binance data beside the checkout (``../shared/data/real``).
+
+    Where it is missing the test is skipped, except under CI (``.ci/run`` sets
+    ``KLINES_TESTS_REQUIRE_REAL_DATA=1``: CI has the folder), where it fails.
+    """
+    path = REAL_DATA / relative
+    if not path.exists():
+        message = f"real data not present: {path}"
+        if REQUIRE_REAL_DATA:
+            pytest.fail(f"{message} (KLINES_TESTS_REQUIRE_REAL_DATA=1)", pytrace=False)
+        pytest.skip(message)
+    return path
 
 
 def ms(text: str) -> int:

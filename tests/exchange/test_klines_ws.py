@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,18 +19,17 @@ from exchange.klines_ws import (
     stream_name,
     subscribe_request,
 )
+from tests.conftest import real_data
 
-REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-CAPTURE = REAL_DATA / "fstream-ws" / "BINANCE_FUTURES.ws.1.0"
+CAPTURE = "fstream-ws/BINANCE_FUTURES.ws.1.0"
 
 
 def capture_frames() -> list[str]:
     """The raw frame texts of the recording (PROVENANCE.md §2: ``<time>: <frame>``)."""
-    lines = CAPTURE.read_text().splitlines()
+    lines = real_data(CAPTURE).read_text().splitlines()
     return [line.split(": ", 1)[1] for line in lines[1:] if line.strip()]
 
 
-@pytest.mark.skipif(not CAPTURE.exists(), reason="real data folder not present")
 def test_every_kline_frame_of_the_real_capture_parses_exactly() -> None:
     frames = [f for f in capture_frames() if '@kline_1m"' in f]
     events = [parse_frame(f) for f in frames]
@@ -86,7 +84,6 @@ def test_every_kline_frame_of_the_real_capture_parses_exactly() -> None:
     assert after and not any(e.closed for e in after)
 
 
-@pytest.mark.skipif(not CAPTURE.exists(), reason="real data folder not present")
 def test_other_streams_of_the_capture_are_parse_failures_not_klines() -> None:
     frame = next(f for f in capture_frames() if "@bookTicker" in f)
     with pytest.raises(MalformedEvent, match="bookTicker"):
