@@ -55,6 +55,7 @@ _HANDLES_GUARD = threading.Lock()
 # RELEASE_GAP_S, so that a process polling for the lock (every _POLL_MAX_S) gets in.
 IDLE_S, MAX_HOLD_S, RELEASE_GAP_S = 0.25, 5.0, 0.4
 _POLL_MAX_S = 0.25
+ANNOUNCE_AFTER_S = 0.5  # a writer says it waits once the file has stayed locked this long
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,11 @@ class Warehouse:
         _holder.release(self.path)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
+        started = time.monotonic()
+        deadline = started + self.lock_timeout
+        # A holder that lets go within a moment (one short write) is not worth a line, and
+        # by the time its note is read it may be gone: name only holders that stay.
+        announce_at = started + min(ANNOUNCE_AFTER_S, self.lock_timeout / 2)
         delay = 0.05
         announced = False
         while True:
@@ -317,7 +322,7 @@ class Warehouse:
                         f"({_holder.describe(self.path, str(exc))}); let it finish or close that "
                         "session (analysts: see README, 'Querying while runs write') and rerun"
                     ) from exc
-                if not announced:
+                if not announced and time.monotonic() >= announce_at:
                     log.warning(
                         "waiting for %s: locked by another process (%s); retrying for up to %.0f s",
                         self.path,
