@@ -146,8 +146,8 @@ def publish_coverage_chart(
         key,
         "Coverage (share of expected candles stored)",
         caption,
-        description=f"Share of expected candles stored per UTC day, {first} to {last}: "
-        + _series_text(rows),
+        description=f"{_series_text(rows)}: share of expected candles stored per UTC day, "
+        f"{first} to {last}",
         hidden=fingerprint,
     )
 

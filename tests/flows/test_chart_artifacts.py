@@ -44,8 +44,7 @@ def test_coverage_chart_is_an_artifact(db_path: Path) -> None:
     assert artifact.type == "markdown"
     assert _png_in(artifact.data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "All expected candles are stored." in artifact.data
-    assert artifact.description.startswith("Share of expected candles stored per UTC day, ")
-    assert artifact.description.endswith(": BTCUSDT × 1h")
+    assert artifact.description.startswith("BTCUSDT × 1h: share of expected candles stored per ")
     assert not re.search(r"[0-9a-f]{12}", artifact.description)  # no bare fingerprint shown
     assert re.search(r"<!-- klines-coverage picture [0-9a-f]{16} -->", artifact.data)
 
@@ -72,9 +71,8 @@ def test_two_keys_keep_two_pictures(db_path: Path) -> None:
 
     report()
     hourly, daily = (asyncio.run(_latest(f"test-cov-{i}")) for i in ("1h", "1d"))
-    assert hourly.description.endswith("BTCUSDT × 1h") and daily.description.endswith(
-        "BTCUSDT × 1d"
-    )
+    assert hourly.description.startswith("BTCUSDT × 1h: ")
+    assert daily.description.startswith("BTCUSDT × 1d: ")
 
 
 def test_nothing_stored_publishes_nothing(tmp_path: Path) -> None:
