@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
+from pathlib import Path
 
 from prefect import Flow
 
@@ -71,3 +73,10 @@ def test_a_users_ui_api_url_and_analytics_choice_are_kept() -> None:
     assert env["PREFECT_UI_API_URL"] == "https://prefect.example/api"
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
     assert server_url("::1", 4301) == "http://[::1]:4301/api"
+
+
+def test_every_doc_that_prefect_yaml_and_the_readme_point_to_exists() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for source in ("prefect.yaml", "README.md", "docs/operations.md"):
+        for name in set(re.findall(r"docs/[\w-]+\.md", (root / source).read_text())):
+            assert (root / name).is_file(), f"{source} points to {name}, which does not exist"
