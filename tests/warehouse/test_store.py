@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from warehouse.errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
-from warehouse.holder import command_line, note_path
+from warehouse.holder import command_line, note_path, read_label
 from warehouse.migrations import MIGRATIONS, current_version
 from warehouse.parse import parse_pages
 from warehouse.schema import validate_batch
@@ -150,18 +151,22 @@ def test_a_writer_waits_for_another_process_then_gives_up_clearly(db_path: Path)
 
 
 class Holding:
-    """Another process with the file open through the warehouse, as ``holder`` (or, with
-    ``holder=None``, through plain DuckDB, like an analyst's session)."""
+    """Another process with the file open, leaving the note a klines process leaves as
+    ``holder`` (what :meth:`Warehouse.connect` does, without importing pandas), or, with
+    ``holder=None``, none: an analyst's DuckDB session."""
 
     def __init__(self, db: Path, holder: str | None) -> None:
-        code = (
-            f"import duckdb, sys; c = duckdb.connect({str(db)!r})"
-            if holder is None
-            else "import sys; from warehouse.store import Warehouse; "
-            f"held = Warehouse({str(db)!r}, holder={holder!r}).connect(); held.__enter__()"
-        )
+        code = f"import duckdb, sys; c = duckdb.connect({str(db)!r})"
+        done = ""
+        if holder is not None:
+            code += f"; from warehouse.holder import claim, release; claim({str(db)!r}, {holder!r})"
+            done = f"; release({str(db)!r})"
         self.popen = subprocess.Popen(
-            [sys.executable, "-c", f"{code}; print('held', flush=True); sys.stdin.readline()"],
+            [
+                sys.executable,
+                "-c",
+                f"{code}; print('held', flush=True); sys.stdin.readline(){done}",
+            ],
             cwd=Path(__file__).resolve().parents[2],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -194,6 +199,19 @@ def test_a_waiting_writer_names_the_flow_run_that_holds_the_file(
     assert not list(db_path.parent.glob("*.holder-*"))  # each process removed its note
 
 
+def test_the_warehouse_keeps_its_note_while_it_has_the_file_open(db_path: Path) -> None:
+    warehouse = Warehouse(db_path, holder="flow run 'brave-otter' of ingest-klines")
+    with warehouse.connect():
+        assert read_label(db_path, os.getpid()) == "flow run 'brave-otter' of ingest-klines"
+        with warehouse.connect():  # a second connection of this process
+            pass
+        assert note_path(db_path, os.getpid()).exists()
+    assert not note_path(db_path, os.getpid()).exists()
+    with warehouse.session(), warehouse.connect():
+        assert read_label(db_path, os.getpid()) == "flow run 'brave-otter' of ingest-klines"
+    assert not note_path(db_path, os.getpid()).exists()
+
+
 def test_a_note_left_by_a_killed_holder_names_nobody_and_is_swept_away(db_path: Path) -> None:
     write(Warehouse(db_path), ROWS, "run-1")
     killed = Holding(db_path, "flow run 'gone' of ingest-klines")
@@ -211,8 +229,10 @@ def test_a_note_left_by_a_killed_holder_names_nobody_and_is_swept_away(db_path: 
         analyst.release()
     assert f"PID {analyst.pid}, which names no klines flow run or command" in str(err.value)
     assert "'old'" not in str(err.value) and "'gone'" not in str(err.value)
-    Holding(db_path, "command `klines sql`").release()  # the next process to open it sweeps
-    assert not list(db_path.parent.glob("*.holder-*"))
+    db = str(db_path)  # the next process to open the file sweeps the notes of dead ones:
+    sweeper = f"from warehouse.holder import claim, release; claim({db!r}, 'x'); release({db!r})"
+    subprocess.run([sys.executable, "-c", sweeper], cwd=Path(__file__).parents[2], check=True)
+    assert [p.name for p in db_path.parent.glob("*.holder-*")] == []
 
 
 def test_a_process_names_itself_by_its_command_line() -> None:
