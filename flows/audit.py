@@ -9,20 +9,18 @@ from warehouse.audit import SeriesAudit, audit_series
 from warehouse.store import Warehouse, check_path
 
 from .inputs import parse_intervals, parse_symbols
+from .outcomes import RunFinding, reports_failures
 from .settings import Settings
 
 MARKET = "usdm"
 
 
-class AuditFailed(Exception):
+class AuditFailed(RunFinding):
     """Stored candles disagree with their 1m aggregation."""
-
-    def __init__(self, message: str, summary: dict[str, object]) -> None:
-        super().__init__(message)
-        self.summary = summary
 
 
 @flow(name="audit-klines", persist_result=False)
+@reports_failures
 def audit_klines(
     symbols: list[str],
     intervals: list[str],

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,9 @@ import click
 
 from exchange.errors import ExchangeError, ExchangeUnreachable
 
-from .inputs import check_range, parse_intervals, parse_symbols, parse_time
+from .inputs import check_range, check_seconds, parse_intervals, parse_symbols, parse_time
+from .outcomes import RunFinding, first_line
+from .prefect_api import PrefectApi, choose_api
 from .settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -47,12 +50,9 @@ def _fail(message: str, code: int) -> None:
 
 def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     """Run ``body`` and turn any error into one line and an exit code."""
-    from flows.ingest import IngestIncomplete
-
     try:
         code = body()
-    except IngestIncomplete as exc:
-        print_summary(exc.summary)
+    except RunFinding as exc:
         if debug:
             traceback.print_exc()
         _fail(str(exc), EXIT_FAILED)
@@ -67,7 +67,7 @@ def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     except ValueError as exc:  # InvalidInput, NotAWarehouse, WarehouseUnwritable
         if debug:
             traceback.print_exc()
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, EXIT_BAD_INPUT)
+        _fail(first_line(exc), EXIT_BAD_INPUT)
     except ExchangeError as exc:
         if debug:
             traceback.print_exc()
@@ -75,9 +75,45 @@ def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        _fail(f"{type(exc).__name__}: {first} (rerun with --debug for the traceback)", EXIT_FAILED)
+        _fail(
+            f"{type(exc).__name__}: {first_line(exc)} (rerun with --debug for the traceback)",
+            EXIT_FAILED,
+        )
     sys.exit(code)
+
+
+_API: list[PrefectApi] = []  # the Prefect API of this command, once chosen
+
+
+@contextmanager
+def prefect_api() -> Iterator[None]:
+    """Choose the Prefect API before Prefect is imported, say which, and stop a temporary
+    one when the command ends (``flows.prefect_api``)."""
+    api = choose_api()
+    if api is None:  # Prefect was imported already (tests): its settings stand
+        yield
+        return
+    click.echo(f"prefect: {api.description}", err=True)
+    if api.note:
+        click.echo(f"note: {api.note}", err=True)
+    _API.append(api)
+    try:
+        yield
+    finally:
+        _API.remove(api)
+        api.stop()
+
+
+def run_flow(flow_fn: Callable[..., Any], **parameters: Any) -> Any:
+    """Run a flow once as a real Prefect flow run; return its result, or raise the error
+    its run failed with."""
+    for api in _API:
+        api.wait_ready()
+    state = flow_fn(**parameters, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -159,17 +195,18 @@ def ingest(
         check_path(settings.db_path)
         for note in notes:
             click.echo(f"note: {note}", err=True)
-        summary = run_ingest(
-            syms,
-            ivs,
-            start,
-            end,
-            settings.db_path,
-            settings.rest_url,
-            reverify_gaps,
-            source=source,
-            archive_url=settings.archive_url,
-        )
+        with prefect_api():
+            summary = run_ingest(
+                syms,
+                ivs,
+                start,
+                end,
+                settings.db_path,
+                settings.rest_url,
+                reverify_gaps,
+                source=source,
+                archive_url=settings.archive_url,
+            )
         print_summary(summary)
         return EXIT_OK
 
@@ -187,25 +224,25 @@ def run_ingest(
     source: str = "auto",
     archive_url: str | None = None,
 ) -> dict[str, Any]:
-    """Run the ingest flow once as a real Prefect flow run; raise its error on failure."""
-    from flows.ingest import ingest_klines
+    """Run the ingest flow once; print the summary of an incomplete run before its error."""
+    from flows.ingest import IngestIncomplete, ingest_klines
 
-    state = ingest_klines(
-        symbols=symbols,
-        intervals=intervals,
-        start=start,
-        end=end,
-        db=db,
-        rest_url=rest_url,
-        reverify_gaps=reverify_gaps,
-        source=source,
-        archive_url=archive_url,
-        return_state=True,
-    )
-    result = state.result(raise_on_failure=False)
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    try:
+        return run_flow(
+            ingest_klines,
+            symbols=symbols,
+            intervals=intervals,
+            start=start,
+            end=end,
+            db=db,
+            rest_url=rest_url,
+            reverify_gaps=reverify_gaps,
+            source=source,
+            archive_url=archive_url,
+        )
+    except IngestIncomplete as exc:
+        print_summary(exc.summary)
+        raise
 
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
@@ -236,7 +273,6 @@ def liveness(
     def body() -> int:
         settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
         from exchange.klines_ws import check_ws_url
-        from flows.liveness import LivenessUnhealthy, check_seconds, ws_liveness
         from warehouse.store import check_path
 
         syms, notes = parse_symbols(symbols)
@@ -246,21 +282,22 @@ def liveness(
         check_path(settings.db_path)
         for note in notes:
             click.echo(f"note: {note}", err=True)
-        state = ws_liveness(
-            symbols=syms,
-            intervals=ivs,
-            seconds=seconds,
-            report_path=report_path,
-            db=settings.db_path,
-            ws_url=settings.ws_url,
-            rest_url=settings.rest_url,
-            return_state=True,
-        )
-        result = state.result(raise_on_failure=False)
-        if isinstance(result, LivenessUnhealthy):
-            result = result.summary
-        elif isinstance(result, BaseException):
-            raise result
+        with prefect_api():
+            from flows.liveness import LivenessUnhealthy, ws_liveness
+
+            try:
+                result = run_flow(
+                    ws_liveness,
+                    symbols=syms,
+                    intervals=ivs,
+                    seconds=seconds,
+                    report_path=report_path,
+                    db=settings.db_path,
+                    ws_url=settings.ws_url,
+                    rest_url=settings.rest_url,
+                )
+            except LivenessUnhealthy as exc:
+                result = exc.summary
         print_liveness(result)
         return LIVENESS_EXIT[result["verdict"]]
 
@@ -294,17 +331,20 @@ def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) 
     """Check that stored 1m candles aggregate exactly to the stored higher intervals."""
 
     def body() -> int:
-        from flows.audit import AuditFailed, audit_klines
-
         syms, _ = parse_symbols(symbols)
         ivs = parse_intervals(intervals)
         if days < 1:
             raise ValueError(f"--days {days}: use a positive number of days")
-        state = audit_klines(symbols=syms, intervals=ivs, days=days, db=db, return_state=True)
-        result = state.result(raise_on_failure=False)
-        summary = result.summary if isinstance(result, AuditFailed) else result
-        if isinstance(result, BaseException) and not isinstance(result, AuditFailed):
-            raise result
+        with prefect_api():
+            from flows.audit import AuditFailed, audit_klines
+
+            try:
+                summary, failure = (
+                    run_flow(audit_klines, symbols=syms, intervals=ivs, days=days, db=db),
+                    None,
+                )
+            except AuditFailed as exc:
+                summary, failure = exc.summary, exc
         for row in summary["series"]:
             click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
         for d in summary["disagreements"][:50]:
@@ -312,8 +352,8 @@ def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) 
                 f"DISAGREE {d['symbol']} {d['interval']} {d['open_time']} {d['field']}: "
                 f"stored {d['stored']} vs 1m {d['from_1m']}"
             )
-        if isinstance(result, AuditFailed):
-            _fail(str(result), EXIT_FAILED)
+        if failure is not None:
+            raise failure
         return EXIT_OK
 
     _run_guarded(debug, body)
@@ -326,11 +366,12 @@ def demo(db: str, debug: bool) -> None:
     """Offline demo: start the local exchange simulator and ingest from it."""
 
     def body() -> int:
-        from simulator.server import Simulator
+        with prefect_api():
+            from simulator.server import Simulator
 
-        with Simulator() as sim:
-            click.echo(f"simulator listening on {sim.url}", err=True)
-            summary = run_ingest(["BTCUSDT", "ETHUSDT"], ["1m", "1h"], None, None, db, sim.url)
+            with Simulator() as sim:
+                click.echo(f"simulator listening on {sim.url}", err=True)
+                summary = run_ingest(["BTCUSDT", "ETHUSDT"], ["1m", "1h"], None, None, db, sim.url)
         print_summary(summary)
         _show_sample(db)
         return EXIT_OK

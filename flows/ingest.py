@@ -32,6 +32,7 @@ from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
 from .inputs import check_listed, check_range, parse_intervals, parse_symbols, parse_time, to_ms
+from .outcomes import RunFinding, reports_failures
 from .runners import check_warehouse, select_task_runner
 from .settings import Settings
 
@@ -41,12 +42,8 @@ MARKET = "usdm"
 SMALL_GROUP = 25
 
 
-class IngestIncomplete(Exception):
+class IngestIncomplete(RunFinding):
     """The run finished but not everything loaded (failed series or rejected rows)."""
-
-    def __init__(self, message: str, summary: dict[str, object]) -> None:
-        super().__init__(message)
-        self.summary = summary
 
 
 @dataclass
@@ -101,7 +98,8 @@ def plan_series(
 
     The range is the explicit start, else just after the newest stored candle, else
     ``lookback_candles`` back; it is bounded by the listing date, a delisted contract's
-    delivery, and the still-open candle, which is never requested. Holes the ledger
+    delivery, and the still-open candle, which is never requested. A range that ends
+    before a symbol's listing is bad input (``InvalidInput``). Holes the ledger
     lists as ``not_fetched`` or ``fetch_failed`` (and, with ``reverify_gaps``, confirmed
     ones) are fetched again; confirmed gaps are otherwise left alone.
     """
@@ -121,7 +119,14 @@ def plan_series(
             wanted_end = (
                 current_open if end_ms is None else min(interval.ceil(end_ms), current_open)
             )
-            first = max(wanted, interval.floor(listing.onboard_ms))
+            listed = interval.floor(listing.onboard_ms)
+            if end_ms is not None and wanted_end <= listed:
+                raise InvalidInput(
+                    f"the range ends before {symbol} was listed "
+                    f"({datetime.fromtimestamp(listing.onboard_ms / 1000, UTC):%Y-%m-%d}): "
+                    "pick an --end after that date, or leave it out"
+                )
+            first = max(wanted, listed)
             last = wanted_end
             delisted = not listing.is_perpetual or listing.status not in (
                 "TRADING",
@@ -175,6 +180,7 @@ def plan_series(
     persist_result=False,
     validate_parameters=True,
 )
+@reports_failures
 def ingest_klines(
     symbols: list[str],
     intervals: list[str],

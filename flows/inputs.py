@@ -91,5 +91,15 @@ def check_listed(symbols: list[str], listed: set[str]) -> None:
         )
 
 
+MAX_SECONDS = 3600.0
+
+
+def check_seconds(seconds: float) -> float:
+    """A liveness sampling window: positive and at most an hour."""
+    if not 0 < seconds <= MAX_SECONDS:
+        raise InvalidInput(f"--seconds {seconds:g} is out of range: use 1 to {MAX_SECONDS:.0f}")
+    return float(seconds)
+
+
 def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator import Simulator
-from tests.flows.helpers import checksum, klines
+from tests.flows.helpers import checksum, klines, newest_flow_run_log
 
 
 @pytest.fixture
@@ -96,6 +96,16 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
     "epoch number": ([*BASE, "--start", "1700000000000"], {}, "cannot parse --start"),
     "bad end": ([*BASE, "--end", "soon"], {}, "cannot parse --end 'soon'"),
     "start in the future": ([*BASE, "--start", "2999-01-01"], {}, "is in the future"),
+    "end before the listing": (
+        [*BASE, "--end", "1999-01-01"],
+        {},
+        "the range ends before BTCUSDT was listed (2019-09-08)",
+    ),
+    "range wholly before the listing": (
+        [*BASE, "--start", "1999-01-01", "--end", "2000-01-01"],
+        {},
+        "the range ends before BTCUSDT was listed (2019-09-08)",
+    ),
     "start after end": (
         [*BASE, "--start", "2026-11-02", "--end", "2026-11-01"],
         {},
@@ -164,6 +174,23 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_warehouse_alone(
     assert last.startswith("error: ") and message in last
     assert "Traceback" not in ran.err
     assert checksum(filled_db) == before
+
+
+@pytest.mark.parametrize(
+    "case", ["unknown symbol", "end before the listing", "range wholly before the listing"]
+)
+def test_bad_input_found_by_the_flow_is_one_line_in_its_run_log_without_traceback(
+    case: str, sim: Simulator, db_path: Path
+) -> None:
+    args, _, message = CASES[case]
+    ran = klines("ingest", "--db", str(db_path), "--rest-url", sim.url, *args)
+    assert ran.code == 2
+    log = newest_flow_run_log("ingest-klines")
+    assert [line for line in log if message in line] == [
+        f"Finished in state Failed({ran.err.strip().splitlines()[-1].removeprefix('error: ')!r})"
+    ]
+    assert not any("Traceback" in line for line in log)
+    assert not db_path.exists()
 
 
 @pytest.mark.parametrize(
