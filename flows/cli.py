@@ -8,6 +8,7 @@ Every failure prints one line naming the problem and what to do
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import traceback
@@ -533,5 +534,25 @@ def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
     _run_guarded(debug, body)
 
 
+def run() -> None:
+    """The ``klines`` program: run the command, then exit without the interpreter's teardown.
+
+    Tearing down the modules of Prefect, pandas and DuckDB takes 0.6-1 s and does nothing a
+    user needs: by then every exit handler has run (Prefect's have sent the last logs and
+    events), every file and connection is closed, and the output is flushed here.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as stop:
+        code = stop.code
+    atexit._run_exitfuncs()
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+
+
 if __name__ == "__main__":
-    main()
+    run()
