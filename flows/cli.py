@@ -357,11 +357,18 @@ def _show_sample(db: str) -> None:
 @click.option(
     "--port", default=0, show_default=True, help="TCP port on 127.0.0.1 (0: any free one)."
 )
-def simulator(port: int) -> None:
+@click.option(
+    "--universe",
+    type=click.Choice(["default", "full"]),
+    default="default",
+    show_default=True,
+    help="default: seven symbols; full: hundreds of contracts, as a real exchangeInfo lists.",
+)
+def simulator(port: int, universe: str) -> None:
     """Run the local Binance simulator until interrupted (prints its URL)."""
     from simulator.__main__ import main as sim_main
 
-    sim_main(["--port", str(port)])
+    sim_main(["--port", str(port), "--universe", universe])
 
 
 @main.command()
