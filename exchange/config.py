@@ -67,3 +67,9 @@ def klines_weight(limit: int) -> int:
     if limit <= 1000:
         return 5
     return 10
+
+
+def ticker_24hr_weight(symbol: str | None) -> int:
+    """Request weight of ``GET /fapi/v1/ticker/24hr``: 1 for one symbol, 40 for all of them
+    (developers.binance.com, USDⓈ-M futures, "24hr Ticker Price Change Statistics")."""
+    return 1 if symbol else 40
