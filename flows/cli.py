@@ -19,7 +19,7 @@ import click
 
 from exchange.errors import ExchangeError, ExchangeUnreachable
 
-from .inputs import check_range, parse_intervals, parse_symbols, parse_time
+from .inputs import check_range, parse_intervals, parse_selection, parse_symbols, parse_time
 from .settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -47,7 +47,7 @@ def _fail(message: str, code: int) -> None:
 
 def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     """Run ``body`` and turn any error into one line and an exit code."""
-    from flows.ingest import IngestIncomplete
+    from flows.errors import IngestIncomplete  # not flows.ingest: that would load Prefect
 
     try:
         code = body()
@@ -99,6 +99,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"run {summary.get('run_id')}: {summary.get('status')}; {summary.get('requests')} requests, "
         f"weight {summary.get('weight')}{archive}, retries: {retry_text}"
     )
+    for note in summary.get("selection") or []:  # how each pattern (and --top) resolved
+        click.echo(f"  note: {note}")
     for note in summary.get("notes") or []:
         if "archive" in note:
             click.echo(f"  note: {note}")
@@ -114,8 +116,20 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "klines")
 
 
+SYMBOLS_HELP = (
+    "Comma-separated names and patterns, e.g. BTCUSDT,ETHUSDT or '*USDT','1000*' or ALL "
+    "(patterns select TRADING perpetuals when the run starts)."
+)
+DELIVERY_HELP = "Let patterns and ALL select delivery (quarterly) contracts too."
+TOP_HELP = (
+    "Keep the N selected symbols with the highest 24-hour quote volume (all if no --symbols)."
+)
+
+
 @main.command()
-@click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
+@click.option("--symbols", default=None, help=SYMBOLS_HELP)
+@click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
+@click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
 @click.option("--intervals", required=True, help="Comma-separated, e.g. 1m,1h (1M is a month).")
 @click.option(
     "--start", default=None, help="ISO 8601, UTC unless an offset is given. Default: resume."
@@ -136,7 +150,9 @@ def main() -> None:
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
-    symbols: str,
+    symbols: str | None,
+    delivery: bool,
+    top: int | None,
     intervals: str,
     start: str | None,
     end: str | None,
@@ -148,19 +164,21 @@ def ingest(
 ) -> None:
     """Fetch closed klines (bulk archive and REST) and upsert them into DuckDB (one Prefect
     flow run)."""
+    if symbols is None and top is None:
+        raise click.UsageError("Missing option '--symbols' (or --top N for the most traded).")
 
     def body() -> int:
         from warehouse.store import check_path
 
         settings = Settings.from_env(db_path=db, rest_url=rest_url)
-        syms, notes = parse_symbols(symbols)
+        selection, notes = parse_selection(symbols, delivery, top)
         ivs = parse_intervals(intervals)
         check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
         check_path(settings.db_path)
         for note in notes:
             click.echo(f"note: {note}", err=True)
         summary = run_ingest(
-            syms,
+            [*selection.exact, *selection.patterns],
             ivs,
             start,
             end,
@@ -169,6 +187,8 @@ def ingest(
             reverify_gaps,
             source=source,
             archive_url=settings.archive_url,
+            delivery=delivery,
+            top=top,
         )
         print_summary(summary)
         return EXIT_OK
@@ -186,6 +206,8 @@ def run_ingest(
     reverify_gaps: bool = False,
     source: str = "auto",
     archive_url: str | None = None,
+    delivery: bool = False,
+    top: int | None = None,
 ) -> dict[str, Any]:
     """Run the ingest flow once as a real Prefect flow run; raise its error on failure."""
     from flows.ingest import ingest_klines
@@ -200,12 +222,87 @@ def run_ingest(
         reverify_gaps=reverify_gaps,
         source=source,
         archive_url=archive_url,
+        delivery=delivery,
+        top=top,
         return_state=True,
     )
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+@main.command()
+@click.argument("pattern", required=False)
+@click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
+@click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def symbols(
+    pattern: str | None,
+    delivery: bool,
+    top: int | None,
+    db: str | None,
+    rest_url: str | None,
+    fmt: str,
+    debug: bool,
+) -> None:
+    """List what PATTERN selects now (names and patterns such as '*USDT', comma-separated;
+    default ALL): status, contract type, listing date, and what the warehouse holds.
+
+    Reads exchangeInfo (and, with --top, the 24-hour ticker); opens the warehouse read-only,
+    and only if the file exists. No flow run.
+    """
+
+    def body() -> int:
+        from exchange.rest import RestClient
+        from exchange.symbols import ALL, resolve
+        from warehouse.holdings import holdings
+
+        from .output import render
+
+        settings = Settings.from_env(db_path=db, rest_url=rest_url)
+        selection, notes = parse_selection(pattern or ALL, delivery, top)
+        client = RestClient(settings.rest_config())
+        info = client.exchange_info()
+        volumes = client.quote_volumes() if selection.needs_volumes else None
+        resolved = resolve(selection, info, volumes)
+        held = holdings(settings.db_path, resolved.symbols, lock_timeout=settings.lock_timeout)
+        columns = ["symbol", "status", "contract", "listed", "intervals", "candles", "newest"]
+        if volumes is not None:
+            columns.insert(4, "quote_volume_24h")
+        rows = []
+        for name in resolved.symbols:
+            listing, stored = info.symbols[name], held.get(name)
+            row: list[object] = [
+                name,
+                listing.status,
+                listing.contract_type,
+                datetime.fromtimestamp(listing.onboard_ms / 1000, UTC).date(),
+                ", ".join(stored.intervals) if stored else None,
+                stored.candles if stored else None,
+                stored.newest if stored else None,
+            ]
+            if volumes is not None:
+                row.insert(4, volumes.get(name))
+            rows.append(row)
+        click.echo(render(columns, rows, fmt))
+        for note in [*notes, *resolved.notes]:
+            click.echo(f"note: {note}", err=True)
+        if not held:
+            click.echo(f"note: nothing stored in {settings.db_path} for these symbols", err=True)
+        return EXIT_OK
+
+    _run_guarded(debug, body)
 
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}

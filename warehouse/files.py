@@ -22,6 +22,25 @@ _DUCKDB_MAGIC = b"DUCK"
 POLL_MAX_S = 0.25  # the longest pause between two tries while the file is locked
 
 
+def check_readable(path: str | os.PathLike[str]) -> Path:
+    """Check that an existing ``path`` is a DuckDB file, without opening it.
+
+    Raises:
+        NotAWarehouse: the path is a directory or some other kind of file.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise NotAWarehouse(f"--db {p} is a directory, not a DuckDB file: pass a file path")
+    with p.open("rb") as fh:
+        header = fh.read(16)
+    if header[8:12] != _DUCKDB_MAGIC:
+        raise NotAWarehouse(
+            f"--db {p} exists but is not a DuckDB database; it was left untouched: "
+            "pass a new or existing .duckdb path"
+        )
+    return p
+
+
 def check_path(path: str | os.PathLike[str]) -> Path:
     """Check that ``path`` is a DuckDB file (or can become one) without touching it.
 
@@ -31,15 +50,7 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     """
     p = Path(path)
     if p.exists():
-        if p.is_dir():
-            raise NotAWarehouse(f"--db {p} is a directory, not a DuckDB file: pass a file path")
-        with p.open("rb") as fh:
-            header = fh.read(16)
-        if header[8:12] != _DUCKDB_MAGIC:
-            raise NotAWarehouse(
-                f"--db {p} exists but is not a DuckDB database; it was left untouched: "
-                "pass a new or existing .duckdb path"
-            )
+        check_readable(p)
         if not os.access(p, os.W_OK):
             raise WarehouseUnwritable(
                 f"--db {p} is not writable: fix its permissions or use another path"

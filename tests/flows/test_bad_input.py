@@ -76,6 +76,24 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
     "one-letter symbol": (["--symbols", "B", "--intervals", "1h"], {}, "invalid symbol"),
     "overlong symbol": (["--symbols", "X" * 60, "--intervals", "1h"], {}, "invalid symbol"),
     "empty symbols": (["--symbols", ",", "--intervals", "1h"], {}, "no symbols given"),
+    # patterns
+    "pattern matching nothing": (
+        ["--symbols", "BTCUSDT,*XYZ", "--intervals", "1h"],
+        {},
+        "'*XYZ' matched no TRADING perpetual in /fapi/v1/exchangeInfo",
+    ),
+    "pattern matching only a delisted contract": (
+        ["--symbols", "OLD*", "--intervals", "1h"],
+        {},
+        "it matches only contracts that do not trade (OLDUSDT): name one exactly",
+    ),
+    "SQL in a pattern": (
+        ["--symbols", "*';DROP TABLE klines;--", "--intervals", "1h"],
+        {},
+        "invalid symbol pattern",
+    ),
+    "shell glob class": (["--symbols", "[BE]TC*", "--intervals", "1h"], {}, "invalid symbol"),
+    "top zero": (["--symbols", "*USDT", "--top", "0", "--intervals", "1h"], {}, "--top 0"),
     # intervals
     "interval 1H": (["--symbols", "BTCUSDT", "--intervals", "1H"], {}, "invalid interval '1H'"),
     "interval 2m": (["--symbols", "BTCUSDT", "--intervals", "1m,2m"], {}, "invalid interval '2m'"),
@@ -168,8 +186,20 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_warehouse_alone(
 
 @pytest.mark.parametrize(
     "args",
-    [["--intervals", "1h"], ["--symbols", "BTCUSDT"], [*BASE, "--start"], [*BASE, "--frobnicate"]],
-    ids=["no symbols", "no intervals", "option without value", "unknown option"],
+    [
+        ["--intervals", "1h"],
+        ["--symbols", "BTCUSDT"],
+        [*BASE, "--start"],
+        [*BASE, "--frobnicate"],
+        [*BASE, "--top", "lots"],
+    ],
+    ids=[
+        "no symbols",
+        "no intervals",
+        "option without value",
+        "unknown option",
+        "top not a number",
+    ],
 )
 def test_malformed_command_lines_exit_2(args: list[str], filled_db: Path) -> None:
     before = checksum(filled_db)
