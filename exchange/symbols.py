@@ -3,9 +3,10 @@
 ``BTCUSDT`` names one contract, listed with any status. ``'*USDT'``, ``'1000*'`` or
 ``'BTC?USDT'`` (``*`` any run of characters, ``?`` one) and ``ALL`` (every one) select among
 the contracts that trade now: status ``TRADING``, perpetuals only unless delivery contracts
-are asked for too. ``top`` then keeps the selected symbols with the highest 24-hour quote
-volume. :func:`parse_selection` checks what was typed; :func:`resolve` applies it to
-``/fapi/v1/exchangeInfo`` (and the ticker's volumes) and says how each pattern resolved.
+are asked for too. :func:`parse_selection` checks what was typed; :func:`resolve` applies it
+to ``/fapi/v1/exchangeInfo`` and says how each pattern resolved; :func:`keep_top` then keeps
+the ``top`` symbols with the highest 24-hour quote volume (``/fapi/v1/ticker/24hr``), asked
+for only once the names and patterns are known to be right.
 """
 
 from __future__ import annotations
@@ -42,11 +43,6 @@ class Selection:
     patterns: tuple[str, ...] = ()
     delivery: bool = False
     top: int | None = None
-
-    @property
-    def needs_volumes(self) -> bool:
-        """Whether resolving needs ``/fapi/v1/ticker/24hr`` (only ``top`` does)."""
-        return self.top is not None
 
 
 @dataclass(frozen=True)
@@ -119,21 +115,15 @@ def check_listed(symbols: Iterable[str], listed: Iterable[str]) -> None:
         )
 
 
-def resolve(
-    selection: Selection,
-    info: ExchangeInfo,
-    quote_volumes: Mapping[str, Decimal] | None = None,
-) -> Resolved:
-    """The symbols ``selection`` stands for in ``info``.
+def resolve(selection: Selection, info: ExchangeInfo) -> Resolved:
+    """The symbols ``selection``'s names and patterns stand for in ``info`` (``top`` is
+    :func:`keep_top`'s, once these are known to be right).
 
-    Exact names come first, in the order given, then what the patterns matched, by name;
-    with ``top``, the selection is ranked by ``quote_volumes`` (highest first; a symbol
-    the ticker leaves out counts as 0) and cut to ``top``.
+    Exact names come first, in the order given, then what the patterns matched, by name.
 
     Raises:
         UnknownSymbol: an exact name the exchange does not list, or a pattern that
             matches no contract it may select.
-        ValueError: ``top`` without ``quote_volumes`` (a caller's mistake).
     """
     check_listed(selection.exact, info.symbols)
     kind = "TRADING perpetuals" + (" and delivery contracts" if selection.delivery else "")
@@ -146,22 +136,24 @@ def resolve(
         label = ALL if pattern == ALL else repr(pattern)
         if not matched:
             raise UnknownSymbol(
-                f"{label} matched no {one} in "
-                f"/fapi/v1/exchangeInfo: {_hint(pattern, info, selection.delivery)}"
+                f"{label} matched no {one} in /fapi/v1/exchangeInfo: "
+                f"{_hint(pattern, info, selection.delivery)}"
             )
         notes.append(f"{label} matched {_count(matched)} ({kind}){_names(matched)}")
         chosen += [s for s in matched if s not in chosen]
-    if selection.top is None:
-        return Resolved(chosen, notes)
-    if quote_volumes is None:
-        raise ValueError("ranking by --top needs the ticker's quote volumes")
-    ranked = sorted(chosen, key=lambda s: (-quote_volumes.get(s, Decimal(0)), s))
-    kept = ranked[: selection.top]
-    notes.append(
-        f"--top {selection.top} kept {len(kept)} of {_count(chosen)}, those with the highest "
+    return Resolved(chosen, notes)
+
+
+def keep_top(resolved: Resolved, top: int, quote_volumes: Mapping[str, Decimal]) -> Resolved:
+    """The ``top`` symbols of ``resolved`` with the highest 24-hour quote volume, highest
+    first (a symbol the ticker leaves out counts as 0), with a note saying so."""
+    ranked = sorted(resolved.symbols, key=lambda s: (-quote_volumes.get(s, Decimal(0)), s))
+    kept = ranked[:top]
+    note = (
+        f"--top {top} kept {len(kept)} of {_count(resolved.symbols)}, those with the highest "
         f"24-hour quote volume (/fapi/v1/ticker/24hr){_names(kept)}"
     )
-    return Resolved(kept, notes)
+    return Resolved(kept, [*resolved.notes, note])
 
 
 def _selectable(info: SymbolInfo, delivery: bool) -> bool:

@@ -265,7 +265,7 @@ def symbols(
 
     def body() -> int:
         from exchange.rest import RestClient
-        from exchange.symbols import ALL, resolve
+        from exchange.symbols import ALL, keep_top, resolve
         from warehouse.holdings import holdings
 
         from .output import render
@@ -274,8 +274,11 @@ def symbols(
         selection, notes = parse_selection(pattern or ALL, delivery, top)
         client = RestClient(settings.rest_config())
         info = client.exchange_info()
-        volumes = client.quote_volumes() if selection.needs_volumes else None
-        resolved = resolve(selection, info, volumes)
+        resolved = resolve(selection, info)
+        volumes = None
+        if selection.top is not None:
+            volumes = client.quote_volumes()
+            resolved = keep_top(resolved, selection.top, volumes)
         held = holdings(settings.db_path, resolved.symbols, lock_timeout=settings.lock_timeout)
         columns = ["symbol", "status", "contract", "listed", "intervals", "candles", "newest"]
         if volumes is not None:

@@ -17,7 +17,7 @@ from exchange.archive import ArchiveClient
 from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
-from exchange.symbols import resolve
+from exchange.symbols import keep_top, resolve
 from tasks.archive import SOURCES, archive_files_for
 from tasks.charts import publish_coverage_chart
 from tasks.ingest import (
@@ -218,11 +218,12 @@ def ingest_klines(
         client = RestClient(settings.rest_config())
         try:
             info, server_ms = read_exchange_state(client)
-            volumes = read_quote_volumes(client) if selection.needs_volumes else None
+            resolved = resolve(selection, info)
+            if selection.top is not None:
+                resolved = keep_top(resolved, selection.top, read_quote_volumes(client))
         except IpBanned as exc:
             _remember_ban(warehouse, client, settings.rest_url, str(exc))
             raise
-        resolved = resolve(selection, info, volumes)
         syms = resolved.symbols
         for note in resolved.notes:
             logger.info(note)

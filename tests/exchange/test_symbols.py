@@ -8,7 +8,7 @@ import pytest
 
 from exchange.errors import InvalidInput, UnknownSymbol
 from exchange.rest import ExchangeInfo
-from exchange.symbols import ALL, Selection, parse_selection, resolve
+from exchange.symbols import ALL, Selection, keep_top, parse_selection, resolve
 
 PERPETUAL = 4133404800000
 
@@ -44,7 +44,8 @@ VOLUMES = {"BTCUSDT": Decimal("9e9"), "ETHUSDT": Decimal("5e9"), "1000PEPEUSDT":
 
 def select(text: str | None, delivery: bool = False, top: int | None = None) -> list[str]:
     selection, _ = parse_selection(text, delivery, top)
-    return resolve(selection, INFO, VOLUMES if top else None).symbols
+    resolved = resolve(selection, INFO)
+    return (keep_top(resolved, top, VOLUMES) if top else resolved).symbols
 
 
 def test_exact_names_patterns_and_all_are_told_apart_and_upper_cased() -> None:
@@ -166,12 +167,11 @@ def test_top_keeps_the_highest_quote_volumes_first() -> None:
 
 def test_top_says_what_it_kept() -> None:
     selection, _ = parse_selection("*USDT", top=2)
-    assert resolve(selection, INFO, VOLUMES).notes[-1] == (
+    resolved = keep_top(resolve(selection, INFO), 2, VOLUMES)
+    assert resolved.notes[-1] == (
         "--top 2 kept 2 of 5 symbols, those with the highest 24-hour quote volume "
         "(/fapi/v1/ticker/24hr): BTCUSDT, ETHUSDT"
     )
-    with pytest.raises(ValueError, match="needs the ticker"):
-        resolve(selection, INFO)
 
 
 def test_a_long_match_is_counted_not_listed() -> None:

@@ -79,13 +79,15 @@ def test_klines_symbols_ranks_by_quote_volume_and_names_bad_input_in_one_line(
     volumes = [Decimal(line.split()[4]) for line in lines[2:5]]
     assert volumes == sorted(volumes, reverse=True) and lines[5] == "(3 rows)"
     for args, message in [
-        (["*XYZ"], "error: '*XYZ' matched no TRADING perpetual"),
+        (["*XYZ", "--top", "3"], "error: '*XYZ' matched no TRADING perpetual"),
         (["$(reboot)*"], "error: invalid symbol pattern"),
         (["*USDT", "--top", "0"], "error: --top 0: use a positive number"),
     ]:
         ran = klines("symbols", *args, "--rest-url", sim.url)
         errors = ran.err.strip().splitlines()
         assert ran.code == 2 and len(errors) == 1 and errors[0].startswith(message)
+    # bad input costs no ticker request (weight 40): only the good --top 3 asked for one
+    assert sim.stats.snapshot()["requests_by_path"]["/fapi/v1/ticker/24hr"] == 1
 
 
 def test_klines_symbols_loads_no_prefect(sim: Simulator, tmp_path: Path) -> None:
