@@ -92,7 +92,6 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
         {},
         "invalid symbol pattern",
     ),
-    "shell glob class": (["--symbols", "[BE]TC*", "--intervals", "1h"], {}, "invalid symbol"),
     "top zero": (["--symbols", "*USDT", "--top", "0", "--intervals", "1h"], {}, "--top 0"),
     # intervals
     "interval 1H": (["--symbols", "BTCUSDT", "--intervals", "1H"], {}, "invalid interval '1H'"),
@@ -186,20 +185,8 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_warehouse_alone(
 
 @pytest.mark.parametrize(
     "args",
-    [
-        ["--intervals", "1h"],
-        ["--symbols", "BTCUSDT"],
-        [*BASE, "--start"],
-        [*BASE, "--frobnicate"],
-        [*BASE, "--top", "lots"],
-    ],
-    ids=[
-        "no symbols",
-        "no intervals",
-        "option without value",
-        "unknown option",
-        "top not a number",
-    ],
+    [["--intervals", "1h"], ["--symbols", "BTCUSDT"], [*BASE, "--start"], [*BASE, "--frobnicate"]],
+    ids=["no symbols", "no intervals", "option without value", "unknown option"],
 )
 def test_malformed_command_lines_exit_2(args: list[str], filled_db: Path) -> None:
     before = checksum(filled_db)
