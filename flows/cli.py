@@ -122,7 +122,8 @@ SYMBOLS_HELP = (
 )
 DELIVERY_HELP = "Let patterns and ALL select delivery (quarterly) contracts too."
 TOP_HELP = (
-    "Keep the N selected symbols with the highest 24-hour quote volume (all if no --symbols)."
+    "Keep the N selected symbols with the highest 24-hour quote volume "
+    "(none named: every TRADING perpetual)."
 )
 
 
