@@ -8,15 +8,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from warehouse.audit import SeriesAudit, audit_series
 from warehouse.store import Warehouse, check_path
 
+from .errors import AuditFailed
 from .inputs import parse_intervals, parse_symbols
-from .outcomes import RunFinding, reports_failures
+from .outcomes import reports_failures
 from .settings import Settings
 
 MARKET = "usdm"
-
-
-class AuditFailed(RunFinding):
-    """Stored candles disagree with their 1m aggregation."""
 
 
 @flow(name="audit-klines", persist_result=False)

@@ -21,8 +21,16 @@ import click
 
 from exchange.errors import ExchangeError, ExchangeUnreachable
 
-from .inputs import check_range, check_seconds, parse_intervals, parse_symbols, parse_time
-from .outcomes import RunFinding, first_line
+from .errors import RunFinding
+from .inputs import (
+    check_range,
+    check_seconds,
+    parse_intervals,
+    parse_selection,
+    parse_symbols,
+    parse_time,
+)
+from .outcomes import first_line
 from .prefect_api import PrefectApi, choose_api
 from .settings import Settings
 
@@ -136,6 +144,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"run {summary.get('run_id')}: {summary.get('status')}; {summary.get('requests')} requests, "
         f"weight {summary.get('weight')}{archive}, retries: {retry_text}"
     )
+    for note in summary.get("selection") or []:  # how each pattern (and --top) resolved
+        click.echo(f"  note: {note}")
     for note in summary.get("notes") or []:
         if "archive" in note:
             click.echo(f"  note: {note}")
@@ -151,8 +161,21 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "klines")
 
 
+SYMBOLS_HELP = (
+    "Comma-separated names and patterns, e.g. BTCUSDT,ETHUSDT or '*USDT','1000*' or ALL "
+    "(patterns select TRADING perpetuals when the run starts)."
+)
+DELIVERY_HELP = "Let patterns and ALL select delivery (quarterly) contracts too."
+TOP_HELP = (
+    "Keep the N selected symbols with the highest 24-hour quote volume "
+    "(none named: every TRADING perpetual)."
+)
+
+
 @main.command()
-@click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
+@click.option("--symbols", default=None, help=SYMBOLS_HELP)
+@click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
+@click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
 @click.option("--intervals", required=True, help="Comma-separated, e.g. 1m,1h (1M is a month).")
 @click.option(
     "--start", default=None, help="ISO 8601, UTC unless an offset is given. Default: resume."
@@ -173,7 +196,9 @@ def main() -> None:
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
-    symbols: str,
+    symbols: str | None,
+    delivery: bool,
+    top: int | None,
     intervals: str,
     start: str | None,
     end: str | None,
@@ -185,12 +210,14 @@ def ingest(
 ) -> None:
     """Fetch closed klines (bulk archive and REST) and upsert them into DuckDB (one Prefect
     flow run)."""
+    if symbols is None and top is None:
+        raise click.UsageError("Missing option '--symbols' (or --top N for the most traded).")
 
     def body() -> int:
         from warehouse.store import check_path
 
         settings = Settings.from_env(db_path=db, rest_url=rest_url)
-        syms, notes = parse_symbols(symbols)
+        selection, notes = parse_selection(symbols, delivery, top)
         ivs = parse_intervals(intervals)
         check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
         check_path(settings.db_path)
@@ -198,7 +225,7 @@ def ingest(
             click.echo(f"note: {note}", err=True)
         with prefect_api():
             summary = run_ingest(
-                syms,
+                [*selection.exact, *selection.patterns],
                 ivs,
                 start,
                 end,
@@ -207,6 +234,8 @@ def ingest(
                 reverify_gaps,
                 source=source,
                 archive_url=settings.archive_url,
+                delivery=delivery,
+                top=top,
             )
         print_summary(summary)
         return EXIT_OK
@@ -224,9 +253,12 @@ def run_ingest(
     reverify_gaps: bool = False,
     source: str = "auto",
     archive_url: str | None = None,
+    delivery: bool = False,
+    top: int | None = None,
 ) -> dict[str, Any]:
     """Run the ingest flow once; print the summary of an incomplete run before its error."""
-    from flows.ingest import IngestIncomplete, ingest_klines
+    from flows.errors import IngestIncomplete
+    from flows.ingest import ingest_klines
 
     try:
         return run_flow(
@@ -240,10 +272,88 @@ def run_ingest(
             reverify_gaps=reverify_gaps,
             source=source,
             archive_url=archive_url,
+            delivery=delivery,
+            top=top,
         )
     except IngestIncomplete as exc:
         print_summary(exc.summary)
         raise
+
+
+@main.command()
+@click.argument("pattern", required=False)
+@click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
+@click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def symbols(
+    pattern: str | None,
+    delivery: bool,
+    top: int | None,
+    db: str | None,
+    rest_url: str | None,
+    fmt: str,
+    debug: bool,
+) -> None:
+    """List what PATTERN selects now (names and patterns such as '*USDT', comma-separated;
+    default ALL): status, contract type, listing date, and what the warehouse holds.
+
+    Reads exchangeInfo (and, with --top, the 24-hour ticker); opens the warehouse read-only,
+    and only if the file exists. No flow run.
+    """
+
+    def body() -> int:
+        from exchange.rest import RestClient
+        from exchange.symbols import ALL, keep_top, resolve
+        from warehouse.holdings import holdings
+
+        from .output import render
+
+        settings = Settings.from_env(db_path=db, rest_url=rest_url)
+        selection, notes = parse_selection(pattern or ALL, delivery, top)
+        client = RestClient(settings.rest_config())
+        info = client.exchange_info()
+        resolved = resolve(selection, info)
+        volumes = None
+        if selection.top is not None:
+            volumes = client.quote_volumes()
+            resolved = keep_top(resolved, selection.top, volumes)
+        held = holdings(settings.db_path, resolved.symbols, lock_timeout=settings.lock_timeout)
+        columns = ["symbol", "status", "contract", "listed", "intervals", "candles", "newest"]
+        if volumes is not None:
+            columns.insert(4, "quote_volume_24h")
+        rows = []
+        for name in resolved.symbols:
+            listing, stored = info.symbols[name], held.get(name)
+            row: list[object] = [
+                name,
+                listing.status,
+                listing.contract_type,
+                datetime.fromtimestamp(listing.onboard_ms / 1000, UTC).date(),
+                ", ".join(stored.intervals) if stored else None,
+                stored.candles if stored else None,
+                stored.newest if stored else None,
+            ]
+            if volumes is not None:
+                row.insert(4, volumes.get(name))
+            rows.append(row)
+        click.echo(render(columns, rows, fmt))
+        for note in [*notes, *resolved.notes]:
+            click.echo(f"note: {note}", err=True)
+        if not held:
+            click.echo(f"note: nothing stored in {settings.db_path} for these symbols", err=True)
+        return EXIT_OK
+
+    _run_guarded(debug, body)
 
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
@@ -399,11 +509,18 @@ def _show_sample(db: str) -> None:
 @click.option(
     "--port", default=0, show_default=True, help="TCP port on 127.0.0.1 (0: any free one)."
 )
-def simulator(port: int) -> None:
+@click.option(
+    "--universe",
+    type=click.Choice(["default", "full"]),
+    default="default",
+    show_default=True,
+    help="default: seven symbols; full: hundreds of contracts, as a real exchangeInfo lists.",
+)
+def simulator(port: int, universe: str) -> None:
     """Run the local Binance simulator until interrupted (prints its URL)."""
     from simulator.__main__ import main as sim_main
 
-    sim_main(["--port", str(port)])
+    sim_main(["--port", str(port), "--universe", universe])
 
 
 @main.command()

@@ -26,13 +26,10 @@ from tasks.liveness import (
 )
 from warehouse.store import Warehouse, check_path
 
+from .errors import LivenessUnhealthy
 from .inputs import check_listed, check_seconds, parse_intervals, parse_symbols
-from .outcomes import RunFinding, reports_failures
+from .outcomes import reports_failures
 from .settings import Settings
-
-
-class LivenessUnhealthy(RunFinding):
-    """The check ran and found the streams unhealthy (the flow run fails; exit code 1)."""
 
 
 def versions() -> dict[str, str]:

@@ -19,19 +19,10 @@ from typing import Any, ParamSpec, TypeVar
 from exchange.errors import ExchangeError
 from warehouse.errors import WarehouseError
 
+from .errors import RunFinding
+
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class RunFinding(Exception):
-    """The run did its work and found a problem; ``summary`` is what it would have returned."""
-
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.summary = summary
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.summary))
 
 
 EXPECTED: tuple[type[Exception], ...] = (ValueError, ExchangeError, WarehouseError, RunFinding)

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: the only module that opens the database file.
+"""The DuckDB warehouse: connections, sessions, writes and the run log.
 
 Writes are short: one transaction per batch, and the file is open only while
 writing. Outside a :meth:`Warehouse.session` every write opens and closes it;
@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 
 from exchange.intervals import Interval
 
-from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from .files import check_path as check_path  # re-exported: the flows check paths here
+from .files import open_duckdb
 from .gaps import (
     Gap,
     LedgerRange,
@@ -44,16 +45,14 @@ from .schema import VALUE_COLUMNS
 
 log = logging.getLogger("klines.warehouse")
 
-_DUCKDB_MAGIC = b"DUCK"
 _KEY = ("market", "symbol", "interval", "open_time")
 _UPDATED_COLUMNS = (*VALUE_COLUMNS, "close_time")
 _HANDLES: dict[str, _FileHandle] = {}
 _HANDLES_GUARD = threading.Lock()
 # A session keeps the connection while writes follow each other closely, and lets the
 # file go when they pause (idle) or after holding it this long, for at least
-# RELEASE_GAP_S, so that a process polling for the lock (every _POLL_MAX_S) gets in.
+# RELEASE_GAP_S, so that a process polling for the lock (every POLL_MAX_S) gets in.
 IDLE_S, MAX_HOLD_S, RELEASE_GAP_S = 0.25, 5.0, 0.4
-_POLL_MAX_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -61,39 +60,6 @@ class WriteResult:
     inserted: int
     updated: int
     rejected: int
-
-
-def check_path(path: str | os.PathLike[str]) -> Path:
-    """Check that ``path`` is a DuckDB file (or can become one) without touching it.
-
-    Raises:
-        NotAWarehouse: the path exists and is not a DuckDB database.
-        WarehouseUnwritable: the file or the folder it would go in is not writable.
-    """
-    p = Path(path)
-    if p.exists():
-        if p.is_dir():
-            raise NotAWarehouse(f"--db {p} is a directory, not a DuckDB file: pass a file path")
-        with p.open("rb") as fh:
-            header = fh.read(16)
-        if header[8:12] != _DUCKDB_MAGIC:
-            raise NotAWarehouse(
-                f"--db {p} exists but is not a DuckDB database; it was left untouched: "
-                "pass a new or existing .duckdb path"
-            )
-        if not os.access(p, os.W_OK):
-            raise WarehouseUnwritable(
-                f"--db {p} is not writable: fix its permissions or use another path"
-            )
-        return p
-    parent = p.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise WarehouseUnwritable(
-            f"cannot create --db {p}: {parent} is not a writable folder; choose another path"
-        )
-    return p
 
 
 class _FileHandle:
@@ -281,35 +247,7 @@ class Warehouse:
         return con
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.05
-        announced = False
-        while True:
-            try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                # config={"TimeZone": ...} at connect fails in duckdb 2.0.0 (icu not
-                # loaded yet); SET after connecting works.
-                con.execute("SET TimeZone = 'UTC'")
-                return con
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    raise WarehouseLocked(
-                        f"{self.path} stayed locked by another process for {self.lock_timeout:.0f} s "
-                        f"({_holder(exc)}); close that session (analysts: see README, "
-                        "'Querying while runs write') and rerun"
-                    ) from exc
-                if not announced:
-                    log.warning(
-                        "waiting for %s: locked by another process (%s); retrying for up to %.0f s",
-                        self.path,
-                        _holder(exc),
-                        self.lock_timeout,
-                    )
-                    announced = True
-                time.sleep(delay)
-                delay = min(delay * 2, _POLL_MAX_S)
+        return open_duckdb(self.path, read_only, self.lock_timeout)
 
     # -- reads --------------------------------------------------------------------
 
@@ -764,11 +702,3 @@ def _sql_type(value: Any) -> str:
     if isinstance(value, float):
         return "DOUBLE"
     return "VARCHAR"
-
-
-def _holder(exc: Exception) -> str:
-    text = str(exc)
-    marker = "Conflicting lock is held in "
-    if marker in text:
-        return "held by " + text.split(marker, 1)[1].split("\n")[0].split(". ")[0]
-    return "lock conflict"
