@@ -39,9 +39,12 @@ def bench_simulator(market: Market | None = None, frozen_ms: int | None = None) 
 
 
 @contextmanager
-def simulator_process() -> Iterator[str]:
+def simulator_process(
+    *extra: str, weight_limit: int = WEIGHT_LIMIT, weight_window_s: int = WEIGHT_WINDOW_S
+) -> Iterator[str]:
     """A simulator in its own process (as a remote server would be), with the benchmarks'
-    latency and weight window; yields its URL.
+    latency and weight window unless told otherwise; yields its URL. ``extra``: more
+    ``python -m simulator`` options, e.g. ``--universe full``.
 
     Serving megabytes of archive files from a thread of the measured process would take
     that process's CPU and interpreter lock, which no real archive server does.
@@ -50,7 +53,8 @@ def simulator_process() -> Iterator[str]:
         [
             sys.executable, "-m", "simulator",
             "--latency-ms", str(LATENCY_MS), "--latency-jitter-ms", str(JITTER_MS),
-            "--weight-limit", str(WEIGHT_LIMIT), "--weight-window-s", str(WEIGHT_WINDOW_S),
+            "--weight-limit", str(weight_limit), "--weight-window-s", str(weight_window_s),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         text=True,

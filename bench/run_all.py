@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import archive_backfill, incremental, memory, pipeline, rest_backfill
+from . import archive_backfill, incremental, many_symbols, memory, pipeline, rest_backfill
 from .common import print_table
 
 HEADERS = ("bench", "job", "figure", "limit / ceiling (same run)", "share", "notes")
@@ -35,6 +35,11 @@ def main() -> None:
     (e,) = memory.run(10 if not quick else 2, 12 if not quick else 2)
     rows.append(["(e) memory", e[0], f"{e[4]:,.0f} MiB peak RSS", "1,024 MiB",
                  f"{e[4] / 1024:.0%}", f"{e[1]:,} candles in {e[2]:.0f} s"])  # fmt: skip
+    for f in many_symbols.run(100 if quick else 300):
+        rows.append(["(f) many symbols", f"{f[1]} symbols × 1m, {f[2]} new candles; window {f[0]}",
+                     f"{f[7]:.1f} s", "20 s", f"{f[7] / 20:.0%}",
+                     f"{f[3]} requests, weight {f[4]} of {f[5]:,} ({f[6]}); wall {f[9]:.1f} s; "
+                     f"peak RSS {f[10]:.0f} MiB"])  # fmt: skip
     print()
     print_table("All benchmarks (one run)", HEADERS, rows)
 

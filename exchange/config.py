@@ -67,3 +67,19 @@ def klines_weight(limit: int) -> int:
     if limit <= 1000:
         return 5
     return 10
+
+
+def cheapest_limit(candles: int, page_limit: int) -> int:
+    """The ``limit`` that fetches ``candles`` (at most ``page_limit``) in one request at the
+    lowest weight: the top of the cheapest weight class that holds them, e.g. 99 (weight
+    1, not 2) for a scheduled run's few new candles."""
+    for top in (99, 499, 1000):
+        if candles <= top <= page_limit:
+            return top
+    return page_limit
+
+
+def ticker_24hr_weight(symbol: str | None) -> int:
+    """Request weight of ``GET /fapi/v1/ticker/24hr``: 1 for one symbol, 40 for all of them
+    (developers.binance.com, USDⓈ-M futures, "24hr Ticker Price Change Statistics")."""
+    return 1 if symbol else 40

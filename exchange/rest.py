@@ -16,13 +16,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from .config import RestConfig, klines_weight
+from .config import RestConfig, klines_weight, ticker_24hr_weight
 from .errors import (
     ApiError,
     ExchangeError,
@@ -162,6 +163,18 @@ class RestClient:
         info = ExchangeInfo.from_json(data)
         self.budget.configure(info.weight_limit, info.weight_window_ms)
         return info
+
+    def quote_volumes(self) -> dict[str, Decimal]:
+        """Every symbol's quote volume of the last 24 hours, from one
+        ``/fapi/v1/ticker/24hr`` without a symbol (weight 40)."""
+        data, response = self.get_json("/fapi/v1/ticker/24hr", {}, weight=ticker_24hr_weight(None))
+        try:
+            return {str(row["symbol"]): Decimal(str(row["quoteVolume"])) for row in data}
+        except (KeyError, TypeError, InvalidOperation):
+            raise ServerError(
+                f"ticker/24hr answer is not a JSON array of tickers: {response.text[:80]!r}",
+                "malformed",
+            ) from None
 
     def klines_page(
         self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int

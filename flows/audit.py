@@ -8,22 +8,17 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from warehouse.audit import SeriesAudit, audit_series
 from warehouse.store import Warehouse, check_path
 
+from .errors import AuditFailed
 from .inputs import parse_intervals, parse_symbols
+from .outcomes import reports_failures
 from .runinfo import run_label
 from .settings import Settings
 
 MARKET = "usdm"
 
 
-class AuditFailed(Exception):
-    """Stored candles disagree with their 1m aggregation."""
-
-    def __init__(self, message: str, summary: dict[str, object]) -> None:
-        super().__init__(message)
-        self.summary = summary
-
-
 @flow(name="audit-klines", persist_result=False)
+@reports_failures
 def audit_klines(
     symbols: list[str],
     intervals: list[str],

@@ -8,10 +8,12 @@ Every failure prints one line naming the problem and what to do
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +21,17 @@ import click
 
 from exchange.errors import ExchangeError, ExchangeUnreachable
 
-from .inputs import check_range, parse_intervals, parse_symbols, parse_time
+from .errors import RunFinding
+from .inputs import (
+    check_range,
+    check_seconds,
+    parse_intervals,
+    parse_selection,
+    parse_symbols,
+    parse_time,
+)
+from .outcomes import first_line
+from .prefect_api import PrefectApi, choose_api
 from .settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -47,12 +59,9 @@ def _fail(message: str, code: int) -> None:
 
 def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     """Run ``body`` and turn any error into one line and an exit code."""
-    from flows.ingest import IngestIncomplete
-
     try:
         code = body()
-    except IngestIncomplete as exc:
-        print_summary(exc.summary)
+    except RunFinding as exc:
         if debug:
             traceback.print_exc()
         _fail(str(exc), EXIT_FAILED)
@@ -67,7 +76,7 @@ def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     except ValueError as exc:  # InvalidInput, NotAWarehouse, WarehouseUnwritable
         if debug:
             traceback.print_exc()
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, EXIT_BAD_INPUT)
+        _fail(first_line(exc), EXIT_BAD_INPUT)
     except ExchangeError as exc:
         if debug:
             traceback.print_exc()
@@ -75,9 +84,45 @@ def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        _fail(f"{type(exc).__name__}: {first} (rerun with --debug for the traceback)", EXIT_FAILED)
+        _fail(
+            f"{type(exc).__name__}: {first_line(exc)} (rerun with --debug for the traceback)",
+            EXIT_FAILED,
+        )
     sys.exit(code)
+
+
+_API: list[PrefectApi] = []  # the Prefect API of this command, once chosen
+
+
+@contextmanager
+def prefect_api() -> Iterator[None]:
+    """Choose the Prefect API before Prefect is imported, say which, and stop a temporary
+    one when the command ends (``flows.prefect_api``)."""
+    api = choose_api()
+    if api is None:  # Prefect was imported already (tests): its settings stand
+        yield
+        return
+    click.echo(f"prefect: {api.description}", err=True)
+    if api.note:
+        click.echo(f"note: {api.note}", err=True)
+    _API.append(api)
+    try:
+        yield
+    finally:
+        _API.remove(api)
+        api.stop()
+
+
+def run_flow(flow_fn: Callable[..., Any], **parameters: Any) -> Any:
+    """Run a flow once as a real Prefect flow run; return its result, or raise the error
+    its run failed with."""
+    for api in _API:
+        api.wait_ready()
+    state = flow_fn(**parameters, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -99,6 +144,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"run {summary.get('run_id')}: {summary.get('status')}; {summary.get('requests')} requests, "
         f"weight {summary.get('weight')}{archive}, retries: {retry_text}"
     )
+    for note in summary.get("selection") or []:  # how each pattern (and --top) resolved
+        click.echo(f"  note: {note}")
     for note in summary.get("notes") or []:
         if "archive" in note:
             click.echo(f"  note: {note}")
@@ -114,8 +161,21 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "klines")
 
 
+SYMBOLS_HELP = (
+    "Comma-separated names and patterns, e.g. BTCUSDT,ETHUSDT or '*USDT','1000*' or ALL "
+    "(patterns select TRADING perpetuals when the run starts)."
+)
+DELIVERY_HELP = "Let patterns and ALL select delivery (quarterly) contracts too."
+TOP_HELP = (
+    "Keep the N selected symbols with the highest 24-hour quote volume "
+    "(none named: every TRADING perpetual)."
+)
+
+
 @main.command()
-@click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
+@click.option("--symbols", default=None, help=SYMBOLS_HELP)
+@click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
+@click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
 @click.option("--intervals", required=True, help="Comma-separated, e.g. 1m,1h (1M is a month).")
 @click.option(
     "--start", default=None, help="ISO 8601, UTC unless an offset is given. Default: resume."
@@ -136,7 +196,9 @@ def main() -> None:
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
-    symbols: str,
+    symbols: str | None,
+    delivery: bool,
+    top: int | None,
     intervals: str,
     start: str | None,
     end: str | None,
@@ -148,28 +210,33 @@ def ingest(
 ) -> None:
     """Fetch closed klines (bulk archive and REST) and upsert them into DuckDB (one Prefect
     flow run)."""
+    if symbols is None and top is None:
+        raise click.UsageError("Missing option '--symbols' (or --top N for the most traded).")
 
     def body() -> int:
         from warehouse.store import check_path
 
         settings = Settings.from_env(db_path=db, rest_url=rest_url)
-        syms, notes = parse_symbols(symbols)
+        selection, notes = parse_selection(symbols, delivery, top)
         ivs = parse_intervals(intervals)
         check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
         check_path(settings.db_path)
         for note in notes:
             click.echo(f"note: {note}", err=True)
-        summary = run_ingest(
-            syms,
-            ivs,
-            start,
-            end,
-            settings.db_path,
-            settings.rest_url,
-            reverify_gaps,
-            source=source,
-            archive_url=settings.archive_url,
-        )
+        with prefect_api():
+            summary = run_ingest(
+                [*selection.exact, *selection.patterns],
+                ivs,
+                start,
+                end,
+                settings.db_path,
+                settings.rest_url,
+                reverify_gaps,
+                source=source,
+                archive_url=settings.archive_url,
+                delivery=delivery,
+                top=top,
+            )
         print_summary(summary)
         return EXIT_OK
 
@@ -186,26 +253,107 @@ def run_ingest(
     reverify_gaps: bool = False,
     source: str = "auto",
     archive_url: str | None = None,
+    delivery: bool = False,
+    top: int | None = None,
 ) -> dict[str, Any]:
-    """Run the ingest flow once as a real Prefect flow run; raise its error on failure."""
+    """Run the ingest flow once; print the summary of an incomplete run before its error."""
+    from flows.errors import IngestIncomplete
     from flows.ingest import ingest_klines
 
-    state = ingest_klines(
-        symbols=symbols,
-        intervals=intervals,
-        start=start,
-        end=end,
-        db=db,
-        rest_url=rest_url,
-        reverify_gaps=reverify_gaps,
-        source=source,
-        archive_url=archive_url,
-        return_state=True,
-    )
-    result = state.result(raise_on_failure=False)
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    try:
+        return run_flow(
+            ingest_klines,
+            symbols=symbols,
+            intervals=intervals,
+            start=start,
+            end=end,
+            db=db,
+            rest_url=rest_url,
+            reverify_gaps=reverify_gaps,
+            source=source,
+            archive_url=archive_url,
+            delivery=delivery,
+            top=top,
+        )
+    except IngestIncomplete as exc:
+        print_summary(exc.summary)
+        raise
+
+
+@main.command()
+@click.argument("pattern", required=False)
+@click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
+@click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
+@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def symbols(
+    pattern: str | None,
+    delivery: bool,
+    top: int | None,
+    db: str | None,
+    rest_url: str | None,
+    fmt: str,
+    debug: bool,
+) -> None:
+    """List what PATTERN selects now (names and patterns such as '*USDT', comma-separated;
+    default ALL): status, contract type, listing date, and what the warehouse holds.
+
+    Reads exchangeInfo (and, with --top, the 24-hour ticker); opens the warehouse read-only,
+    and only if the file exists. No flow run.
+    """
+
+    def body() -> int:
+        from exchange.rest import RestClient
+        from exchange.symbols import ALL, keep_top, resolve
+        from warehouse.holdings import holdings
+
+        from .output import render
+
+        settings = Settings.from_env(db_path=db, rest_url=rest_url)
+        selection, notes = parse_selection(pattern or ALL, delivery, top)
+        client = RestClient(settings.rest_config())
+        info = client.exchange_info()
+        resolved = resolve(selection, info)
+        volumes = None
+        if selection.top is not None:
+            volumes = client.quote_volumes()
+            resolved = keep_top(resolved, selection.top, volumes)
+        held = holdings(settings.db_path, resolved.symbols, lock_timeout=settings.lock_timeout)
+        columns = ["symbol", "status", "contract", "listed", "intervals", "candles", "newest"]
+        if volumes is not None:
+            columns.insert(4, "quote_volume_24h")
+        rows = []
+        for name in resolved.symbols:
+            listing, stored = info.symbols[name], held.get(name)
+            row: list[object] = [
+                name,
+                listing.status,
+                listing.contract_type,
+                datetime.fromtimestamp(listing.onboard_ms / 1000, UTC).date(),
+                ", ".join(stored.intervals) if stored else None,
+                stored.candles if stored else None,
+                stored.newest if stored else None,
+            ]
+            if volumes is not None:
+                row.insert(4, volumes.get(name))
+            rows.append(row)
+        click.echo(render(columns, rows, fmt))
+        for note in [*notes, *resolved.notes]:
+            click.echo(f"note: {note}", err=True)
+        if not held:
+            click.echo(f"note: nothing stored in {settings.db_path} for these symbols", err=True)
+        return EXIT_OK
+
+    _run_guarded(debug, body)
 
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
@@ -236,7 +384,6 @@ def liveness(
     def body() -> int:
         settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
         from exchange.klines_ws import check_ws_url
-        from flows.liveness import LivenessUnhealthy, check_seconds, ws_liveness
         from warehouse.store import check_path
 
         syms, notes = parse_symbols(symbols)
@@ -246,21 +393,22 @@ def liveness(
         check_path(settings.db_path)
         for note in notes:
             click.echo(f"note: {note}", err=True)
-        state = ws_liveness(
-            symbols=syms,
-            intervals=ivs,
-            seconds=seconds,
-            report_path=report_path,
-            db=settings.db_path,
-            ws_url=settings.ws_url,
-            rest_url=settings.rest_url,
-            return_state=True,
-        )
-        result = state.result(raise_on_failure=False)
-        if isinstance(result, LivenessUnhealthy):
-            result = result.summary
-        elif isinstance(result, BaseException):
-            raise result
+        with prefect_api():
+            from flows.liveness import LivenessUnhealthy, ws_liveness
+
+            try:
+                result = run_flow(
+                    ws_liveness,
+                    symbols=syms,
+                    intervals=ivs,
+                    seconds=seconds,
+                    report_path=report_path,
+                    db=settings.db_path,
+                    ws_url=settings.ws_url,
+                    rest_url=settings.rest_url,
+                )
+            except LivenessUnhealthy as exc:
+                result = exc.summary
         print_liveness(result)
         return LIVENESS_EXIT[result["verdict"]]
 
@@ -294,17 +442,20 @@ def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) 
     """Check that stored 1m candles aggregate exactly to the stored higher intervals."""
 
     def body() -> int:
-        from flows.audit import AuditFailed, audit_klines
-
         syms, _ = parse_symbols(symbols)
         ivs = parse_intervals(intervals)
         if days < 1:
             raise ValueError(f"--days {days}: use a positive number of days")
-        state = audit_klines(symbols=syms, intervals=ivs, days=days, db=db, return_state=True)
-        result = state.result(raise_on_failure=False)
-        summary = result.summary if isinstance(result, AuditFailed) else result
-        if isinstance(result, BaseException) and not isinstance(result, AuditFailed):
-            raise result
+        with prefect_api():
+            from flows.audit import AuditFailed, audit_klines
+
+            try:
+                summary, failure = (
+                    run_flow(audit_klines, symbols=syms, intervals=ivs, days=days, db=db),
+                    None,
+                )
+            except AuditFailed as exc:
+                summary, failure = exc.summary, exc
         for row in summary["series"]:
             click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
         for d in summary["disagreements"][:50]:
@@ -312,8 +463,8 @@ def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) 
                 f"DISAGREE {d['symbol']} {d['interval']} {d['open_time']} {d['field']}: "
                 f"stored {d['stored']} vs 1m {d['from_1m']}"
             )
-        if isinstance(result, AuditFailed):
-            _fail(str(result), EXIT_FAILED)
+        if failure is not None:
+            raise failure
         return EXIT_OK
 
     _run_guarded(debug, body)
@@ -326,11 +477,12 @@ def demo(db: str, debug: bool) -> None:
     """Offline demo: start the local exchange simulator and ingest from it."""
 
     def body() -> int:
-        from simulator.server import Simulator
+        with prefect_api():
+            from simulator.server import Simulator
 
-        with Simulator() as sim:
-            click.echo(f"simulator listening on {sim.url}", err=True)
-            summary = run_ingest(["BTCUSDT", "ETHUSDT"], ["1m", "1h"], None, None, db, sim.url)
+            with Simulator() as sim:
+                click.echo(f"simulator listening on {sim.url}", err=True)
+                summary = run_ingest(["BTCUSDT", "ETHUSDT"], ["1m", "1h"], None, None, db, sim.url)
         print_summary(summary)
         _show_sample(db)
         return EXIT_OK
@@ -357,11 +509,18 @@ def _show_sample(db: str) -> None:
 @click.option(
     "--port", default=0, show_default=True, help="TCP port on 127.0.0.1 (0: any free one)."
 )
-def simulator(port: int) -> None:
+@click.option(
+    "--universe",
+    type=click.Choice(["default", "full"]),
+    default="default",
+    show_default=True,
+    help="default: seven symbols; full: hundreds of contracts, as a real exchangeInfo lists.",
+)
+def simulator(port: int, universe: str) -> None:
     """Run the local Binance simulator until interrupted (prints its URL)."""
     from simulator.__main__ import main as sim_main
 
-    sim_main(["--port", str(port)])
+    sim_main(["--port", str(port), "--universe", universe])
 
 
 @main.command()
@@ -534,5 +693,25 @@ def _serve(deployments: list[Any], server: Any) -> None:
     )
 
 
+def run() -> None:
+    """The ``klines`` program: run the command, then exit without the interpreter's teardown.
+
+    Tearing down the modules of Prefect, pandas and DuckDB takes 0.6-1 s and does nothing a
+    user needs: by then every exit handler has run (Prefect's have sent the last logs and
+    events), every file and connection is closed, and the output is flushed here.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as stop:
+        code = stop.code
+    atexit._run_exitfuncs()
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+
+
 if __name__ == "__main__":
-    main()
+    run()

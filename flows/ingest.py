@@ -17,6 +17,7 @@ from exchange.archive import ArchiveClient
 from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
+from exchange.symbols import keep_top, resolve
 from tasks.archive import SOURCES, archive_files_for
 from tasks.charts import coverage_key, publish_coverage_chart
 from tasks.ingest import (
@@ -25,13 +26,16 @@ from tasks.ingest import (
     publish_completeness,
     publish_summary,
     read_exchange_state,
+    read_quote_volumes,
 )
 from tasks.progress import BackfillProgress
 from tasks.series import COUNTERS, SeriesPlan, SeriesResult, fits_one_page
 from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
-from .inputs import check_listed, check_range, parse_intervals, parse_symbols, parse_time, to_ms
+from .errors import IngestIncomplete
+from .inputs import check_range, parse_intervals, parse_selection, parse_time, to_ms
+from .outcomes import reports_failures
 from .runinfo import run_label
 from .runners import check_warehouse, select_task_runner
 from .settings import Settings
@@ -40,14 +44,6 @@ MARKET = "usdm"
 # Series needing one page each (a scheduled run's new candles) load in groups of this many:
 # one task, one parse, one validation and one transaction per group and interval.
 SMALL_GROUP = 25
-
-
-class IngestIncomplete(Exception):
-    """The run finished but not everything loaded (failed series or rejected rows)."""
-
-    def __init__(self, message: str, summary: dict[str, object]) -> None:
-        super().__init__(message)
-        self.summary = summary
 
 
 @dataclass
@@ -62,6 +58,7 @@ class IngestSummary:
     source: str = "auto"
     archive_requests: int = 0
     archive_bytes: int = 0
+    selection: list[str] = field(default_factory=list)  # how each pattern (and --top) resolved
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,6 +68,7 @@ class IngestSummary:
             "weight": self.weight,
             "retries": self.retries,
             "notes": self.notes,
+            "selection": self.selection,
             "source": self.source,
             "archive_requests": self.archive_requests,
             "archive_bytes": self.archive_bytes,
@@ -102,7 +100,8 @@ def plan_series(
 
     The range is the explicit start, else just after the newest stored candle, else
     ``lookback_candles`` back; it is bounded by the listing date, a delisted contract's
-    delivery, and the still-open candle, which is never requested. Holes the ledger
+    delivery, and the still-open candle, which is never requested. A range that ends
+    before a symbol's listing is bad input (``InvalidInput``). Holes the ledger
     lists as ``not_fetched`` or ``fetch_failed`` (and, with ``reverify_gaps``, confirmed
     ones) are fetched again; confirmed gaps are otherwise left alone.
     """
@@ -122,7 +121,14 @@ def plan_series(
             wanted_end = (
                 current_open if end_ms is None else min(interval.ceil(end_ms), current_open)
             )
-            first = max(wanted, interval.floor(listing.onboard_ms))
+            listed = interval.floor(listing.onboard_ms)
+            if end_ms is not None and wanted_end <= listed:
+                raise InvalidInput(
+                    f"the range ends before {symbol} was listed "
+                    f"({datetime.fromtimestamp(listing.onboard_ms / 1000, UTC):%Y-%m-%d}): "
+                    "pick an --end after that date, or leave it out"
+                )
+            first = max(wanted, listed)
             last = wanted_end
             delisted = not listing.is_perpetual or listing.status not in (
                 "TRADING",
@@ -176,6 +182,7 @@ def plan_series(
     persist_result=False,
     validate_parameters=True,
 )
+@reports_failures
 def ingest_klines(
     symbols: list[str],
     intervals: list[str],
@@ -186,10 +193,16 @@ def ingest_klines(
     reverify_gaps: bool = False,
     source: str = "auto",
     archive_url: str | None = None,
+    delivery: bool = False,
+    top: int | None = None,
 ) -> dict[str, object]:
     """Load closed USD-M klines for every (symbol, interval) into the DuckDB warehouse.
 
-    Without ``start`` each series resumes after its newest stored candle. ``source``:
+    ``symbols`` holds exact names (any listed contract) and shell-style patterns such as
+    ``*USDT`` or ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery
+    contracts with ``delivery``) when the run starts; ``top`` keeps the selected symbols
+    with the highest 24-hour quote volume. Without ``start`` each series resumes after its
+    newest stored candle. ``source``:
     ``auto`` reads whole past days from the bulk archive (``KLINES_ARCHIVE_URL``) when they
     hold at least a REST page of candles and REST for the rest; ``archive`` uses the archive
     for every whole past day; ``rest`` never touches the archive. Raises
@@ -200,7 +213,7 @@ def ingest_klines(
     if source not in SOURCES:
         raise InvalidInput(f"--source {source!r}: use one of {', '.join(SOURCES)}")
     settings = Settings.from_env(db_path=db, rest_url=rest_url, archive_url=archive_url)
-    syms, notes = parse_symbols(symbols)
+    selection, notes = parse_selection(symbols, delivery, top)
     ivs = parse_intervals(intervals)
     start_at, end_at = parse_time(start, "--start"), parse_time(end, "--end")
     check_range(start_at, end_at, datetime.now(UTC))
@@ -216,10 +229,15 @@ def ingest_klines(
         client = RestClient(settings.rest_config())
         try:
             info, server_ms = read_exchange_state(client)
+            resolved = resolve(selection, info)
+            if selection.top is not None:
+                resolved = keep_top(resolved, selection.top, read_quote_volumes(client))
         except IpBanned as exc:
             _remember_ban(warehouse, client, settings.rest_url, str(exc))
             raise
-        check_listed(syms, set(info.symbols))
+        syms = resolved.symbols
+        for note in resolved.notes:
+            logger.info(note)
         series = [(s, i) for s in syms for i in ivs]
         plan = plan_series(
             syms,
@@ -254,8 +272,13 @@ def ingest_klines(
         if any(r.status == "banned" for r in results):
             _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
         summary = _summarize(run_id, results, client, archive, source, notes)
+        summary.selection = resolved.notes
         parameters = {
             "symbols": syms,
+            "requested": [*selection.exact, *selection.patterns],
+            "delivery": delivery,
+            "top": top,
+            "resolution": resolved.notes,
             "intervals": ivs,
             "start": start,
             "end": end,

@@ -6,36 +6,33 @@ naming the problem and what to do; the command line exits with code 2.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
-from exchange.errors import InvalidInput, UnknownSymbol
+from exchange.errors import InvalidInput
 from exchange.intervals import Interval
+from exchange.symbols import check_listed, parse_selection
 
-_SYMBOL = re.compile(r"[A-Z0-9]{2,20}(_[0-9]{6})?")
+__all__ = [
+    "check_listed",
+    "check_range",
+    "parse_intervals",
+    "parse_selection",
+    "parse_symbols",
+    "parse_time",
+    "to_ms",
+]
 
 
 def parse_symbols(text: str | list[str]) -> tuple[list[str], list[str]]:
-    """Split, upper-case and check symbols; returns (symbols, notes about normalising)."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    symbols, notes = [], []
-    for raw in items:
-        item = raw.strip()
-        if not item:
-            continue
-        upper = item.upper()
-        if not _SYMBOL.fullmatch(upper):
-            raise InvalidInput(
-                f"invalid symbol {item!r}: use Binance symbols such as BTCUSDT "
-                "(letters and digits, optionally _YYMMDD for delivery contracts)"
-            )
-        if upper != item:
-            notes.append(f"symbol {item!r} normalised to {upper!r}")
-        if upper not in symbols:
-            symbols.append(upper)
-    if not symbols:
-        raise InvalidInput("no symbols given: pass --symbols BTCUSDT,ETHUSDT")
-    return symbols, notes
+    """Split, upper-case and check exact symbols (the commands that take no patterns);
+    returns (symbols, notes about normalising)."""
+    selection, notes = parse_selection(text)
+    if selection.patterns:
+        raise InvalidInput(
+            f"{selection.patterns[0]!r}: this command takes exact symbols such as BTCUSDT "
+            "(patterns and ALL work with `klines ingest` and `klines symbols`)"
+        )
+    return list(selection.exact), notes
 
 
 def parse_intervals(text: str | list[str]) -> list[str]:
@@ -81,14 +78,14 @@ def check_range(start: datetime | None, end: datetime | None, now: datetime) -> 
         )
 
 
-def check_listed(symbols: list[str], listed: set[str]) -> None:
-    """Every symbol must be listed by the exchange."""
-    unknown = [s for s in symbols if s not in listed]
-    if unknown:
-        raise UnknownSymbol(
-            f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-            "not listed in /fapi/v1/exchangeInfo; check the spelling (e.g. BTCUSDT)"
-        )
+MAX_SECONDS = 3600.0
+
+
+def check_seconds(seconds: float) -> float:
+    """A liveness sampling window: positive and at most an hour."""
+    if not 0 < seconds <= MAX_SECONDS:
+        raise InvalidInput(f"--seconds {seconds:g} is out of range: use 1 to {MAX_SECONDS:.0f}")
+    return float(seconds)
 
 
 def to_ms(value: datetime) -> int:

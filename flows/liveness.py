@@ -26,26 +26,11 @@ from tasks.liveness import (
 )
 from warehouse.store import Warehouse, check_path
 
-from .inputs import check_listed, parse_intervals, parse_symbols
+from .errors import LivenessUnhealthy
+from .inputs import check_listed, check_seconds, parse_intervals, parse_symbols
+from .outcomes import reports_failures
 from .runinfo import run_label
 from .settings import Settings
-
-MAX_SECONDS = 3600.0
-
-
-class LivenessUnhealthy(Exception):
-    """The check ran and found the streams unhealthy (the flow run fails; exit code 1)."""
-
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.summary = summary
-
-
-def check_seconds(seconds: float) -> float:
-    """The sampling window must be positive and at most an hour."""
-    if not 0 < seconds <= MAX_SECONDS:
-        raise InvalidInput(f"--seconds {seconds:g} is out of range: use 1 to {MAX_SECONDS:.0f}")
-    return float(seconds)
 
 
 def versions() -> dict[str, str]:
@@ -60,6 +45,7 @@ def versions() -> dict[str, str]:
 
 
 @flow(name="ws-liveness", persist_result=False, validate_parameters=True)
+@reports_failures
 def ws_liveness(
     symbols: list[str],
     intervals: list[str],

@@ -15,5 +15,15 @@ from simulator.faults import Faults
 from simulator.market import INTERVALS, Market, SymbolSpec
 from simulator.server import Simulator
 from simulator.stats import Stats
+from simulator.universe import full_universe
 
-__all__ = ["INTERVALS", "Faults", "Market", "SimClock", "Simulator", "Stats", "SymbolSpec"]
+__all__ = [
+    "INTERVALS",
+    "Faults",
+    "Market",
+    "SimClock",
+    "Simulator",
+    "Stats",
+    "SymbolSpec",
+    "full_universe",
+]

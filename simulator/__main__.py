@@ -8,7 +8,9 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+from simulator.market import Market
 from simulator.server import Simulator
+from simulator.universe import full_universe
 
 
 def parse_instant(text: str) -> int:
@@ -32,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-limit", type=int, default=2400)
     p.add_argument("--weight-window-s", type=float, default=60.0)
     p.add_argument("--ban-seconds", type=float, default=120.0)
+    p.add_argument(
+        "--universe",
+        choices=("default", "full"),
+        default="default",
+        help="default: seven symbols; full: hundreds of contracts, as a real exchangeInfo",
+    )
     return p
 
 
@@ -39,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     """Start the server, print its URL on one line, serve until a signal arrives."""
     args = build_parser().parse_args(argv)
     sim = Simulator(
+        Market(full_universe()) if args.universe == "full" else None,
         host=args.host,
         port=args.port,
         weight_limit=args.weight_limit,

@@ -15,11 +15,13 @@ DEFAULT_LIMIT = 500
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A routed endpoint: its weight for a request, its handler, and whether faults apply."""
+    """A routed endpoint: its weight for a request, its handler, whether faults apply, and
+    whether its handler is slow enough to run off the event loop (faultable ones always do)."""
 
     weight: Callable[[Request], int]
     handle: Callable[[Request, int], Response]
     faultable: bool = False
+    offload: bool = False
 
 
 def klines_weight(limit: int) -> int:
@@ -31,6 +33,11 @@ def klines_weight(limit: int) -> int:
     if limit <= 1000:
         return 5
     return 10
+
+
+def ticker_24hr_weight(req: Request) -> int:
+    """Request weight of ``/fapi/v1/ticker/24hr``: 1 for one symbol, 40 for all of them."""
+    return 1 if req.query.get("symbol") else 40
 
 
 def _requested_limit(req: Request) -> int:
@@ -73,14 +80,14 @@ def _int_param(req: Request, name: str) -> int | None | Response:
 def _symbol_json(spec: SymbolSpec) -> dict[str, object]:
     return {
         "symbol": spec.symbol,
-        "pair": spec.symbol,
+        "pair": spec.pair,
         "contractType": spec.contract_type,
         "deliveryDate": spec.delivery_ms,
         "onboardDate": spec.onboard_ms,
         "status": spec.status,
         "baseAsset": spec.base_asset,
-        "quoteAsset": "USDT",
-        "marginAsset": "USDT",
+        "quoteAsset": spec.quote_asset,
+        "marginAsset": spec.quote_asset,
         "pricePrecision": spec.price_precision,
         "quantityPrecision": spec.qty_precision,
         "baseAssetPrecision": 8,
@@ -107,7 +114,7 @@ def _symbol_json(spec: SymbolSpec) -> dict[str, object]:
 
 
 class BinanceApi:
-    """Handlers for ``/fapi/v1/{ping,time,exchangeInfo,klines}``."""
+    """Handlers for ``/fapi/v1/{ping,time,exchangeInfo,klines,ticker/24hr}``."""
 
     def __init__(self, market: Market, faults: Faults, weight_limit: int, window_s: int) -> None:
         """``window_s`` is the weight window length in whole seconds."""
@@ -126,6 +133,7 @@ class BinanceApi:
             "/fapi/v1/klines": Endpoint(
                 lambda req: klines_weight(_requested_limit(req)), self.klines, faultable=True
             ),
+            "/fapi/v1/ticker/24hr": Endpoint(ticker_24hr_weight, self.ticker_24hr, offload=True),
         }
 
     def rate_limit_interval(self) -> tuple[str, int]:
@@ -175,6 +183,18 @@ class BinanceApi:
                 "symbols": [_symbol_json(s) for s in self.market.symbols.values()],
             },
         )
+
+    def ticker_24hr(self, req: Request, now_ms: int) -> Response:
+        """``GET /fapi/v1/ticker/24hr``: one symbol's rolling 24-hour statistics as an object
+        with ``?symbol=``, else every listed symbol's in an array."""
+        symbol = req.query.get("symbol")
+        if symbol:
+            stats = (
+                self.market.ticker_24h(symbol, now_ms) if symbol in self.market.symbols else None
+            )
+            return invalid_symbol() if stats is None else Response.json(200, stats)
+        every = (self.market.ticker_24h(s, now_ms) for s in self.market.symbols)
+        return Response.json(200, [stats for stats in every if stats is not None])
 
     def klines(self, req: Request, now_ms: int) -> Response:
         """``GET /fapi/v1/klines`` with Binance's validation and paging semantics."""

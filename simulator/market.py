@@ -41,6 +41,7 @@ class SymbolSpec:
     status: str = "TRADING"
     delivery_ms: int = PERPETUAL_DELIVERY_MS
     contract_type: str = "PERPETUAL"
+    activity: float = 1.0  # scales the mean 1m volume (1.0: about 2,000,000 quote a minute)
 
     @property
     def price_precision(self) -> int:
@@ -53,9 +54,19 @@ class SymbolSpec:
         return _decimals(self.qty_step)
 
     @property
+    def pair(self) -> str:
+        """The underlying pair: the symbol without a delivery contract's ``_YYMMDD``."""
+        return self.symbol.split("_")[0]
+
+    @property
+    def quote_asset(self) -> str:
+        """``USDC`` for a pair ending in USDC, else ``USDT``."""
+        return "USDC" if self.pair.endswith("USDC") else "USDT"
+
+    @property
     def base_asset(self) -> str:
-        """The base asset (symbol without its ``USDT`` quote)."""
-        return self.symbol.removesuffix("USDT")
+        """The base asset: the pair without its quote asset (``1000PEPE`` of 1000PEPEUSDT)."""
+        return self.pair.removesuffix(self.quote_asset)
 
 
 def _decimals(text: str) -> int:
@@ -130,6 +141,12 @@ def _fmt(value: int, decimals: int) -> str:
     return f"{text[:-decimals]}.{text[-decimals:]}"
 
 
+def _signed(units: int, scale: int, decimals: int) -> str:
+    """``units * scale`` with ``decimals`` places, minus sign included."""
+    text = _fmt(abs(units) * scale, decimals)
+    return f"-{text}" if units < 0 else text
+
+
 class Market:
     """Deterministic klines for a set of symbols, with maintenance gaps."""
 
@@ -150,7 +167,9 @@ class Market:
         self._models: dict[str, MinuteModel] = {}
         for spec in specs:
             base_ticks = int(Decimal(spec.base_price) / Decimal(spec.price_tick))
-            mean_vol = int(2_000_000 / (float(spec.base_price) * float(spec.qty_step)))
+            mean_vol = int(
+                2_000_000 * spec.activity / (float(spec.base_price) * float(spec.qty_step))
+            )
             self._models[spec.symbol] = MinuteModel(seed, spec.symbol, base_ticks, mean_vol)
 
     # ------------------------------------------------------------------ public API
@@ -204,6 +223,50 @@ class Market:
         ``start_ms <= open < end_ms``, ascending, unlimited."""
         rows = self.klines(symbol, interval, start_ms, end_ms - 1, now_ms, 1 << 62)
         return [row for row in rows if row[6] < now_ms]
+
+    def ticker_24h(self, symbol: str, now_ms: int) -> dict[str, object] | None:
+        """``/fapi/v1/ticker/24hr`` of ``symbol``: the rolling 24 hours up to ``now_ms``,
+        aggregated from the same 1m candles the klines serve (the current minute as far as
+        it has formed). None before the symbol's listing; a symbol without any candle in
+        the window (a delisted one) shows its last price with zero volume."""
+        spec = self.symbols[symbol]
+        if spec.onboard_ms > now_ms:
+            return None
+        model = self._models[symbol]
+        m1 = now_ms // MINUTE_MS + 1
+        block = model.block(m1 - 1440, m1)
+        model.partial(block, 1439, (now_ms % MINUTE_MS) / MINUTE_MS)
+        block = block.select(self._exists(spec, block.minutes))
+        tick, step = _units(spec.price_tick), _units(spec.qty_step)
+        pd, qd = spec.price_precision, spec.qty_precision
+        if block.minutes.size:
+            o, c = int(block.open[0]), int(block.close[-1])
+            h, lo = int(block.high.max()), int(block.low.min())
+            v, q, n = int(block.volume.sum()), int(block.quote.sum()), int(block.trades.sum())
+        else:
+            last = self.latest_klines(symbol, "1m", now_ms, now_ms, 1)
+            price = int(Decimal(last[0][4]) / Decimal(spec.price_tick)) if last else 0
+            o = c = h = lo = price
+            v = q = n = 0
+        first_id = stable_hash("trades", self.seed, symbol) % 10**9 + (m1 - 1440) * 10
+        return {
+            "symbol": symbol,
+            "priceChange": _signed(c - o, tick, pd),
+            "priceChangePercent": f"{Decimal(100 * (c - o)) / o if o else Decimal(0):.3f}",
+            "weightedAvgPrice": _fmt(q // v * tick if v else c * tick, pd),
+            "lastPrice": _fmt(c * tick, pd),
+            "lastQty": _fmt(step, qd),
+            "openPrice": _fmt(o * tick, pd),
+            "highPrice": _fmt(h * tick, pd),
+            "lowPrice": _fmt(lo * tick, pd),
+            "volume": _fmt(v * step, qd),
+            "quoteVolume": _fmt(q * tick * step, pd + qd),
+            "openTime": now_ms - grid.DAY_MS,
+            "closeTime": now_ms,
+            "firstId": first_id,
+            "lastId": first_id + max(n, 1) - 1,
+            "count": n,
+        }
 
     def minute_exists(self, symbol: str, open_ms: int) -> bool:
         """Whether the 1m candle opening at ``open_ms`` exists (ignores the clock)."""

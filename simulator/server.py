@@ -274,7 +274,7 @@ class Simulator:
         return keep
 
     async def _handle(self, endpoint: Endpoint, req: Request, now: int) -> Response:
-        if endpoint.faultable:  # the expensive one: keep the loop responsive
+        if endpoint.faultable or endpoint.offload:  # the expensive ones: keep the loop responsive
             return await asyncio.to_thread(endpoint.handle, req, now)
         return endpoint.handle(req, now)
 

@@ -6,6 +6,8 @@ series. No task persists its result (they hold clients and DataFrames).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -23,6 +25,13 @@ def read_exchange_state(client: RestClient) -> tuple[ExchangeInfo, int]:
     """exchangeInfo (symbols, weight limit) and the server clock, once per run."""
     info = client.exchange_info()
     return info, client.server_time_ms()
+
+
+@task(name="read-quote-volumes", cache_policy=NO_CACHE, persist_result=False)
+def read_quote_volumes(client: RestClient) -> dict[str, Decimal]:
+    """Every symbol's 24-hour quote volume (one ``/fapi/v1/ticker/24hr``, weight 40), for
+    ``--top``."""
+    return client.quote_volumes()
 
 
 @task(

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from exchange.config import klines_weight
+from exchange.config import cheapest_limit, klines_weight
 from exchange.errors import ExchangeError, IpBanned
 from exchange.intervals import Interval
 from exchange.paging import fetch_pages, plan_windows
@@ -162,20 +162,26 @@ def ingest_small_series(
 ) -> list[SeriesResult]:
     """Load series of at most one page each (a scheduled run's new candles) together.
 
-    One request per series, ``workers`` in flight; then, per interval, one parse, one
-    validation and one transaction for all of them, instead of one of each per series.
-    Each series still gets its own result, gap ledger and failure: a series whose
-    request fails for good is recorded as ``fetch_failed`` and the others load.
+    One request per series, ``workers`` in flight, each at the lowest weight that holds
+    its candles (:func:`~exchange.config.cheapest_limit`: weight 1 for up to 99); then, per
+    interval, one parse, one validation and one transaction for all of them, instead of
+    one of each per series. Each series still gets its own result, gap ledger and failure:
+    a series whose request fails for good is recorded as ``fetch_failed`` and the others
+    load.
     """
     started = time.monotonic()
     results = [SeriesResult(p.symbol, p.interval) for p in plans]
-    limit = client.config.page_limit
     windows = []
+    limits = []
     for plan, result in zip(plans, results, strict=True):
-        found = plan_windows(Interval.parse(plan.interval), plan.start_ms, plan.end_ms, limit)
+        interval = Interval.parse(plan.interval)
+        found = plan_windows(interval, plan.start_ms, plan.end_ms, client.config.page_limit)
         if len(found) > 1:
             raise ValueError(f"{plan.symbol} {plan.interval} needs {len(found)} pages, not one")
         windows.append(found[0] if found else None)
+        limits.append(
+            cheapest_limit(interval.count(plan.start_ms, plan.end_ms), client.config.page_limit)
+        )
         if not found:
             result.status = "nothing-to-do"
 
@@ -184,7 +190,7 @@ def ingest_small_series(
         assert window is not None
         try:
             return client.klines_page(
-                plan.symbol, plan.interval, window.start_ms, window.end_ms, limit
+                plan.symbol, plan.interval, window.start_ms, window.end_ms, limits[i]
             )
         except ExchangeError as exc:
             return exc
@@ -200,7 +206,7 @@ def ingest_small_series(
             _give_up(plan, result, outcome, warehouse, run_id, window.start_ms)
             continue
         result.requests += 1
-        result.weight += klines_weight(limit)
+        result.weight += klines_weight(limits[i])
         loaded.setdefault(plan.interval, []).append((i, outcome))
     for interval, items in loaded.items():
         _load_together(items, plans, results, warehouse, run_id, server_ms, windows)

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: the only module that opens the database file.
+"""The DuckDB warehouse: connections, sessions, writes and the run log.
 
 Writes are short: one transaction per batch, and the file is open only while
 writing. Outside a :meth:`Warehouse.session` every write opens and closes it;
@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 from exchange.intervals import Interval
 
 from . import holder as _holder
-from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from .files import check_path as check_path  # re-exported: the flows check paths here
+from .files import open_duckdb
 from .gaps import (
     Gap,
     LedgerRange,
@@ -45,17 +46,14 @@ from .schema import VALUE_COLUMNS
 
 log = logging.getLogger("klines.warehouse")
 
-_DUCKDB_MAGIC = b"DUCK"
 _KEY = ("market", "symbol", "interval", "open_time")
 _UPDATED_COLUMNS = (*VALUE_COLUMNS, "close_time")
 _HANDLES: dict[str, _FileHandle] = {}
 _HANDLES_GUARD = threading.Lock()
 # A session keeps the connection while writes follow each other closely, and lets the
 # file go when they pause (idle) or after holding it this long, for at least
-# RELEASE_GAP_S, so that a process polling for the lock (every _POLL_MAX_S) gets in.
+# RELEASE_GAP_S, so that a process polling for the lock (every POLL_MAX_S) gets in.
 IDLE_S, MAX_HOLD_S, RELEASE_GAP_S = 0.25, 5.0, 0.4
-_POLL_MAX_S = 0.25
-ANNOUNCE_AFTER_S = 0.5  # a writer says it waits once the file has stayed locked this long
 
 
 @dataclass(frozen=True)
@@ -63,39 +61,6 @@ class WriteResult:
     inserted: int
     updated: int
     rejected: int
-
-
-def check_path(path: str | os.PathLike[str]) -> Path:
-    """Check that ``path`` is a DuckDB file (or can become one) without touching it.
-
-    Raises:
-        NotAWarehouse: the path exists and is not a DuckDB database.
-        WarehouseUnwritable: the file or the folder it would go in is not writable.
-    """
-    p = Path(path)
-    if p.exists():
-        if p.is_dir():
-            raise NotAWarehouse(f"--db {p} is a directory, not a DuckDB file: pass a file path")
-        with p.open("rb") as fh:
-            header = fh.read(16)
-        if header[8:12] != _DUCKDB_MAGIC:
-            raise NotAWarehouse(
-                f"--db {p} exists but is not a DuckDB database; it was left untouched: "
-                "pass a new or existing .duckdb path"
-            )
-        if not os.access(p, os.W_OK):
-            raise WarehouseUnwritable(
-                f"--db {p} is not writable: fix its permissions or use another path"
-            )
-        return p
-    parent = p.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise WarehouseUnwritable(
-            f"cannot create --db {p}: {parent} is not a writable folder; choose another path"
-        )
-    return p
 
 
 class _FileHandle:
@@ -294,44 +259,7 @@ class Warehouse:
         _holder.release(self.path)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        started = time.monotonic()
-        deadline = started + self.lock_timeout
-        # A holder that lets go within a moment (one short write) is not worth a line, and
-        # by the time its note is read it may be gone: name only holders that stay.
-        announce_at = started + min(ANNOUNCE_AFTER_S, self.lock_timeout / 2)
-        delay = 0.05
-        announced = False
-        while True:
-            try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                _holder.claim(self.path, self.holder)  # names this process to waiters
-                try:
-                    # config={"TimeZone": ...} at connect fails in duckdb 2.0.0 (icu not
-                    # loaded yet); SET after connecting works.
-                    con.execute("SET TimeZone = 'UTC'")
-                except BaseException:
-                    self._close(con)
-                    raise
-                return con
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    raise WarehouseLocked(
-                        f"{self.path} stayed locked by another process for {self.lock_timeout:.0f} s "
-                        f"({_holder.describe(self.path, str(exc))}); let it finish or close that "
-                        "session (analysts: see README, 'Querying while runs write') and rerun"
-                    ) from exc
-                if not announced and time.monotonic() >= announce_at:
-                    log.warning(
-                        "waiting for %s: locked by another process (%s); retrying for up to %.0f s",
-                        self.path,
-                        _holder.describe(self.path, str(exc)),
-                        self.lock_timeout,
-                    )
-                    announced = True
-                time.sleep(delay)
-                delay = min(delay * 2, _POLL_MAX_S)
+        return open_duckdb(self.path, read_only, self.lock_timeout, holder=self.holder)
 
     # -- reads --------------------------------------------------------------------
 

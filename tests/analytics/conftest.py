@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ from tests.conftest import NOW_MS, ms
 START_MS = ms("2026-09-28T00:00:00")
 
 
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session")
+def filled_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("analytics") / "klines.duckdb"
     market = Market()
     fill(db, market, "BTCUSDT", "1m", START_MS, NOW_MS, NOW_MS)
@@ -24,4 +25,12 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for interval in ("1h", "1d"):
         for symbol in ("BTCUSDT", "ETHUSDT"):
             fill(db, market, symbol, interval, START_MS, NOW_MS, NOW_MS)
+    return db
+
+
+@pytest.fixture(scope="module")
+def filled(filled_once: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the filled warehouse for each module (filling takes seconds)."""
+    db = tmp_path_factory.mktemp("analytics") / "klines.duckdb"
+    shutil.copyfile(filled_once, db)
     return db

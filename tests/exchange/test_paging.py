@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exchange.config import cheapest_limit, klines_weight
 from exchange.intervals import Interval
 from exchange.paging import plan_windows
 from tests.conftest import ms
@@ -38,3 +39,10 @@ def test_month_windows_follow_the_calendar() -> None:
         ms("2023-06-01T00:00:00"),
         ms("2023-11-01T00:00:00"),
     ]
+
+
+def test_a_few_candles_are_fetched_at_the_cheapest_weight_that_holds_them() -> None:
+    assert [cheapest_limit(n, 499) for n in (1, 5, 99, 100, 499)] == [99, 99, 99, 499, 499]
+    assert [cheapest_limit(n, 1500) for n in (700, 1001, 1500)] == [1000, 1500, 1500]
+    assert cheapest_limit(30, 50) == 50  # never above the configured page limit
+    assert klines_weight(cheapest_limit(3, 499)) == 1

@@ -48,6 +48,14 @@ def test_a_page_holds_limit_candles_from_start_time(sim: Simulator) -> None:
     assert page.server_ms is not None and abs(page.server_ms - NOW_MS) < 1000
 
 
+def test_quote_volumes_take_one_ticker_request_of_weight_40(sim: Simulator) -> None:
+    client = client_for(sim)
+    volumes = client.quote_volumes()
+    assert set(volumes) == set(sim.market.symbols)
+    assert volumes["BTCUSDT"] > 0 and volumes["OLDUSDT"] == 0  # delisted in June
+    assert (client.stats.requests, client.stats.weight, client.budget._used) == (1, 40, 40)
+
+
 def test_weight_is_counted_from_the_weight_table_and_the_header(sim: Simulator) -> None:
     client = client_for(sim)
     client.klines_page("BTCUSDT", "1m", ms("2026-11-01T00:00:00"), NOW_MS, 499)

@@ -34,5 +34,31 @@ def ingest(sim: Simulator, db: Path, *args: str, env: dict[str, str] | None = No
     return klines(*ingest_args(sim, db, *args), env=env)
 
 
+def newest_flow_run_log(flow_name: str) -> list[str]:
+    """The log lines of the newest run of ``flow_name``, as the Prefect API keeps them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort, LogSort
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
+            sort=LogSort.TIMESTAMP_ASC,
+        )
+    return [log.message for log in logs]
+
+
 def checksum(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None

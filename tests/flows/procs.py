@@ -23,11 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def child_env(own_server: bool = False, **extra: str) -> dict[str, str]:
     """Environment of a child ``klines``: the session's Prefect API, or (``own_server``)
     a temporary one of its own, as a user's command line would start."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLINES_", "PREFECT_API"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLINES_", "PREFECT_"))}
     if not own_server:
         env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
     env.update(
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
         KLINES_HTTP_BACKOFF="0.01",
         KLINES_WEIGHT_LEDGER=os.environ.get("KLINES_WEIGHT_LEDGER", "off"),
         PYTHONUNBUFFERED="1",

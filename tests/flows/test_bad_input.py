@@ -7,25 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from simulator import Simulator
-from tests.flows.helpers import checksum, klines
+from simulator import Market, Simulator
+from tests.conftest import NOW_MS
+from tests.flows.helpers import checksum, ingest_args, klines, newest_flow_run_log
 
 
-@pytest.fixture
-def filled_db(sim: Simulator, db_path: Path) -> Path:
-    ran = klines(
-        "ingest",
-        "--db",
-        str(db_path),
-        "--rest-url",
-        sim.url,
-        "--symbols",
-        "BTCUSDT",
-        "--intervals",
-        "1h",
-        "--start",
-        "2026-11-01",
-    )
+@pytest.fixture(scope="module")
+def filled_db(market: Market, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One filled warehouse for the module: every test checks it is left byte for byte."""
+    db_path = tmp_path_factory.mktemp("bad-input") / "klines.duckdb"
+    with Simulator(market, frozen_ms=NOW_MS) as sim, pytest.MonkeyPatch.context() as env:
+        env.setenv("KLINES_WEIGHT_LEDGER", str(tmp_path_factory.mktemp("weight-ledger")))
+        ran = klines(*ingest_args(sim, db_path, *BASE, "--start", "2026-11-01"))
     assert ran.code == 0
     return db_path
 
@@ -76,6 +69,23 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
     "one-letter symbol": (["--symbols", "B", "--intervals", "1h"], {}, "invalid symbol"),
     "overlong symbol": (["--symbols", "X" * 60, "--intervals", "1h"], {}, "invalid symbol"),
     "empty symbols": (["--symbols", ",", "--intervals", "1h"], {}, "no symbols given"),
+    # patterns
+    "pattern matching nothing": (
+        ["--symbols", "BTCUSDT,*XYZ", "--intervals", "1h"],
+        {},
+        "'*XYZ' matched no TRADING perpetual in /fapi/v1/exchangeInfo",
+    ),
+    "pattern matching only a delisted contract": (
+        ["--symbols", "OLD*", "--intervals", "1h"],
+        {},
+        "it matches only contracts that do not trade (OLDUSDT): name one exactly",
+    ),
+    "SQL in a pattern": (
+        ["--symbols", "*';DROP TABLE klines;--", "--intervals", "1h"],
+        {},
+        "invalid symbol pattern",
+    ),
+    "top zero": (["--symbols", "*USDT", "--top", "0", "--intervals", "1h"], {}, "--top 0"),
     # intervals
     "interval 1H": (["--symbols", "BTCUSDT", "--intervals", "1H"], {}, "invalid interval '1H'"),
     "interval 2m": (["--symbols", "BTCUSDT", "--intervals", "1m,2m"], {}, "invalid interval '2m'"),
@@ -96,6 +106,16 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
     "epoch number": ([*BASE, "--start", "1700000000000"], {}, "cannot parse --start"),
     "bad end": ([*BASE, "--end", "soon"], {}, "cannot parse --end 'soon'"),
     "start in the future": ([*BASE, "--start", "2999-01-01"], {}, "is in the future"),
+    "end before the listing": (
+        [*BASE, "--end", "1999-01-01"],
+        {},
+        "the range ends before BTCUSDT was listed (2019-09-08)",
+    ),
+    "range wholly before the listing": (
+        [*BASE, "--start", "1999-01-01", "--end", "2000-01-01"],
+        {},
+        "the range ends before BTCUSDT was listed (2019-09-08)",
+    ),
     "start after end": (
         [*BASE, "--start", "2026-11-02", "--end", "2026-11-01"],
         {},
@@ -164,6 +184,23 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_warehouse_alone(
     assert last.startswith("error: ") and message in last
     assert "Traceback" not in ran.err
     assert checksum(filled_db) == before
+
+
+@pytest.mark.parametrize(
+    "case", ["unknown symbol", "end before the listing", "range wholly before the listing"]
+)
+def test_bad_input_found_by_the_flow_is_one_line_in_its_run_log_without_traceback(
+    case: str, sim: Simulator, db_path: Path
+) -> None:
+    args, _, message = CASES[case]
+    ran = klines("ingest", "--db", str(db_path), "--rest-url", sim.url, *args)
+    assert ran.code == 2
+    log = newest_flow_run_log("ingest-klines")
+    assert [line for line in log if message in line] == [
+        f"Finished in state Failed({ran.err.strip().splitlines()[-1].removeprefix('error: ')!r})"
+    ]
+    assert not any("Traceback" in line for line in log)
+    assert not db_path.exists()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,51 @@
+"""How a flow run ends when it did not succeed: a finding, not a crash.
+
+A user's mistake (bad input), a condition of the exchange or the warehouse (a ban, a
+lock held too long) and a run that completed with a verdict (incomplete, unhealthy,
+disagreeing) all fail the flow run with a one-line message and no traceback: Prefect logs
+``Finished in state Failed('<message>')``, and the caller gets the error back from the
+state. Only an unexpected exception (a bug) is raised and logged with its traceback.
+
+Importing this module does not import Prefect: the command line uses it before it has
+chosen the Prefect API (``flows.prefect_api``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from exchange.errors import ExchangeError
+from warehouse.errors import WarehouseError
+
+from .errors import RunFinding
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+EXPECTED: tuple[type[Exception], ...] = (ValueError, ExchangeError, WarehouseError, RunFinding)
+"""Failures that are reported in one line; ``ValueError`` is bad input (exit code 2)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def reports_failures(fn: Callable[P, R]) -> Callable[P, R]:
+    """Make a flow function end in a ``Failed`` state carrying the error, instead of
+    raising, for every expected failure (``EXPECTED``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EXPECTED as exc:
+            from prefect.states import Failed
+
+            return Failed(message=first_line(exc), data=exc)
+
+    return wrapper
