@@ -8,8 +8,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from matplotlib.colors import BoundaryNorm, ListedColormap
-from matplotlib.patches import Patch
 
 from charts._figure import new_figure, to_png
 from exchange.intervals import INTERVAL_NAMES
@@ -17,10 +15,7 @@ from exchange.intervals import INTERVAL_NAMES
 # Steps, not a gradient: 98.6 % must not look like 100 %. Grey: nothing expected that day.
 _BOUNDS = [0.0, 0.5, 0.9, 0.99, 0.999999, 1.000001]
 _GREY = "#d9d9d9"
-_CMAP = ListedColormap(["#b2182b", "#ef8a62", "#fee08b", "#a6d96a", "#1a9850"]).with_extremes(
-    bad=_GREY
-)
-_NORM = BoundaryNorm(_BOUNDS, _CMAP.N)
+_STEP_COLOURS = ["#b2182b", "#ef8a62", "#fee08b", "#a6d96a", "#1a9850"]
 
 
 def coverage_band(completeness: float | None) -> int:
@@ -83,12 +78,16 @@ def render_coverage_png(
 
     width = min(18.0, 3.0 + 0.45 * len(days))
     height = min(12.0, 1.6 + 0.38 * len(series))
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    cmap = ListedColormap(_STEP_COLOURS).with_extremes(bad=_GREY)
     fig = new_figure(width, height)
     ax = fig.add_subplot()
     image = ax.imshow(
         np.ma.masked_invalid(grid),
-        cmap=_CMAP,
-        norm=_NORM,
+        cmap=cmap,
+        norm=BoundaryNorm(_BOUNDS, cmap.N),
         aspect="auto",
         interpolation="nearest",
     )

@@ -25,8 +25,6 @@ from tasks.ingest import (
     ingest_small_series_task,
     publish_completeness,
     publish_summary,
-    read_exchange_state,
-    read_quote_volumes,
 )
 from tasks.progress import BackfillProgress
 from tasks.series import COUNTERS, SeriesPlan, SeriesResult, fits_one_page
@@ -228,10 +226,10 @@ def ingest_klines(
             raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
         client = RestClient(settings.rest_config())
         try:
-            info, server_ms = read_exchange_state(client)
+            info, server_ms = client.exchange_info(), client.server_time_ms()
             resolved = resolve(selection, info)
             if selection.top is not None:
-                resolved = keep_top(resolved, selection.top, read_quote_volumes(client))
+                resolved = keep_top(resolved, selection.top, client.quote_volumes())
         except IpBanned as exc:
             _remember_ban(warehouse, client, settings.rest_url, str(exc))
             raise

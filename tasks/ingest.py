@@ -1,37 +1,23 @@
 """Prefect tasks for the ingest flow: thin wrappers with no retries of their own.
 
 HTTP retries live in the client; a Prefect retry would re-fetch a whole
-series. No task persists its result (they hold clients and DataFrames).
+series. No task persists its result (they hold clients and DataFrames). Reading
+exchangeInfo, the clock and the 24-hour tickers is no task: the flow does it itself, so
+that an exchange it cannot reach fails the run in one line, not a task's traceback.
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from exchange.archive import ArchiveClient
-from exchange.rest import ExchangeInfo, RestClient
+from exchange.rest import RestClient
 from warehouse.store import Warehouse
 
 from .archive import archive_files_for, ingest_series_archive, min_file_candles
 from .series import Progress, SeriesPlan, SeriesResult, ingest_series, ingest_small_series
-
-
-@task(name="read-exchange-state", cache_policy=NO_CACHE, persist_result=False)
-def read_exchange_state(client: RestClient) -> tuple[ExchangeInfo, int]:
-    """exchangeInfo (symbols, weight limit) and the server clock, once per run."""
-    info = client.exchange_info()
-    return info, client.server_time_ms()
-
-
-@task(name="read-quote-volumes", cache_policy=NO_CACHE, persist_result=False)
-def read_quote_volumes(client: RestClient) -> dict[str, Decimal]:
-    """Every symbol's 24-hour quote volume (one ``/fapi/v1/ticker/24hr``, weight 40), for
-    ``--top``."""
-    return client.quote_volumes()
 
 
 @task(
