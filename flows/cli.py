@@ -214,7 +214,7 @@ def ingest(
         raise click.UsageError("Missing option '--symbols' (or --top N for the most traded).")
 
     def body() -> int:
-        from warehouse.store import check_path
+        from warehouse.files import check_path
 
         settings = Settings.from_env(db_path=db, rest_url=rest_url)
         selection, notes = parse_selection(symbols, delivery, top)
@@ -384,7 +384,7 @@ def liveness(
     def body() -> int:
         settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
         from exchange.klines_ws import check_ws_url
-        from warehouse.store import check_path
+        from warehouse.files import check_path
 
         syms, notes = parse_symbols(symbols)
         ivs = parse_intervals(intervals)

@@ -19,12 +19,11 @@ from exchange.intervals import Interval
 from exchange.rest import ExchangeInfo, RestClient
 from exchange.symbols import keep_top, resolve
 from tasks.archive import SOURCES, archive_files_for
-from tasks.charts import coverage_key, publish_coverage_chart
+from tasks.charts import coverage_key
 from tasks.ingest import (
     ingest_series_task,
     ingest_small_series_task,
-    publish_completeness,
-    publish_summary,
+    publish_run_artifacts,
 )
 from tasks.progress import BackfillProgress
 from tasks.series import COUNTERS, SeriesPlan, SeriesResult, fits_one_page
@@ -375,25 +374,20 @@ def _record_and_publish(
         },
         [{"run_id": summary.run_id, "market": MARKET, **r.as_row()} for r in summary.series],
     )
-    publish_completeness(
-        warehouse.completeness(
-            MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
-        )
-    )
-    try:  # the picture is a convenience: never fail a load because of it
-        publish_coverage_chart(
-            str(warehouse.path),
-            14,
-            series,
-            datetime.fromtimestamp(server_ms / 1000, UTC),
-            key=coverage_key(runtime.deployment.name, series),  # one picture per deployment
-        )
-    except Exception as exc:  # noqa: BLE001
-        get_run_logger().warning("coverage chart not published: %s", exc)
-    publish_summary(
+    publish_run_artifacts(
         [r.as_row() for r in summary.series],
         f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
         f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
+        warehouse.completeness(
+            MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
+        ),
+        {
+            "db_path": str(warehouse.path),
+            "days": 14,
+            "series": series,
+            "now": datetime.fromtimestamp(server_ms / 1000, UTC),
+            "key": coverage_key(runtime.deployment.name, series),  # one picture per deployment
+        },
     )
 
 

@@ -8,7 +8,9 @@ that an exchange it cannot reach fails the run in one line, not a task's traceba
 
 from __future__ import annotations
 
-from prefect import task
+from typing import Any
+
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -17,6 +19,7 @@ from exchange.rest import RestClient
 from warehouse.store import Warehouse
 
 from .archive import archive_files_for, ingest_series_archive, min_file_candles
+from .charts import publish_coverage_chart
 from .series import Progress, SeriesPlan, SeriesResult, ingest_series, ingest_small_series
 
 
@@ -93,14 +96,30 @@ def ingest_small_series_task(
     )
 
 
-@task(name="publish-summary", cache_policy=NO_CACHE, persist_result=False)
+@task(name="publish-run-artifacts", cache_policy=NO_CACHE, persist_result=False)
+def publish_run_artifacts(
+    summary_rows: list[dict[str, object]],
+    description: str,
+    completeness_rows: list[dict[str, object]],
+    coverage: dict[str, Any],
+) -> None:
+    """The run's artifacts in one task: the summary table (``ingest-summary``), the
+    completeness table (``ingest-completeness``) and the coverage picture
+    (:func:`tasks.charts.publish_coverage_chart` with ``coverage`` as its arguments)."""
+    publish_completeness(completeness_rows)
+    try:  # the picture is a convenience: never fail a load because of it
+        publish_coverage_chart.fn(**coverage)
+    except Exception as exc:  # noqa: BLE001
+        get_run_logger().warning("coverage chart not published: %s", exc)
+    publish_summary(summary_rows, description)
+
+
 def publish_summary(rows: list[dict[str, object]], description: str) -> None:
     """The run's per-series table as a Prefect artifact (key ``ingest-summary``)."""
     table = [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
     create_table_artifact(key="ingest-summary", table=table, description=description)
 
 
-@task(name="publish-completeness", cache_policy=NO_CACHE, persist_result=False)
 def publish_completeness(rows: list[dict[str, object]]) -> None:
     """Expected, present and missing-by-cause candles per series of this run
     (artifact key ``ingest-completeness``)."""
