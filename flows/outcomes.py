@@ -13,6 +13,7 @@ chosen the Prefect API (``flows.prefect_api``).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -46,6 +47,28 @@ def reports_failures(fn: Callable[P, R]) -> Callable[P, R]:
         except EXPECTED as exc:
             from prefect.states import Failed
 
+            setattr(exc, _REPORTED, True)  # noqa: B010
             return Failed(message=first_line(exc), data=exc)
 
     return wrapper
+
+
+_REPORTED = "reported_in_one_line"
+
+
+class _NoSecondReport(logging.Filter):
+    """Drop Prefect's second report of a failure already reported in one line.
+
+    A deployment's run (a worker's or ``klines serve``'s) ends in Prefect's engine asking
+    the failed state for its result, which raises the error again, and the engine logs
+    "Engine execution exited with unexpected exception" with its traceback. For a failure
+    ``reports_failures`` returned, that is the same failure as the run's
+    ``Finished in state Failed('<message>')`` line; any other error keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(error, _REPORTED, False)
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_NoSecondReport())
