@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import argparse
 
-from . import archive_backfill, incremental, many_symbols, memory, pipeline, rest_backfill
+from . import (
+    archive_backfill,
+    incremental,
+    many_symbols,
+    memory,
+    pipeline,
+    rest_backfill,
+    startup,
+)
 from .common import print_table
 
 HEADERS = ("bench", "job", "figure", "limit / ceiling (same run)", "share", "notes")
@@ -40,6 +48,9 @@ def main() -> None:
                      f"{f[7]:.1f} s", "20 s", f"{f[7] / 20:.0%}",
                      f"{f[3]} requests, weight {f[4]} of {f[5]:,} ({f[6]}); wall {f[9]:.1f} s; "
                      f"peak RSS {f[10]:.0f} MiB"])  # fmt: skip
+    for g in startup.run(2 if quick else 3):
+        rows.append(["(g) start-up", f"{g[0]} ({g[1]})", f"{g[2]:.1f} s", g[4], g[5],
+                     f"rounds {g[3]}"])  # fmt: skip
     print()
     print_table("All benchmarks (one run)", HEADERS, rows)
 
