@@ -24,14 +24,18 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
-from exchange.config import DEFAULT_PAGE_LIMIT, RestConfig, klines_weight
+from exchange.config import RestConfig
 from exchange.hostbudget import HostLedger
+from exchange.markets import MARKETS
 from exchange.ratelimit import WeightBudget
 from exchange.rest import RestClient
 from tasks.series import SeriesPlan, ingest_series
 from warehouse.store import Warehouse
 
 from .common import WEIGHT_LIMIT, WEIGHT_WINDOW_S, bench_simulator, ms, print_table
+
+DEFAULT_PAGE_LIMIT = MARKETS["usdm"].page_limit
+klines_weight = MARKETS["usdm"].klines_weight.weight
 
 MINUTE = 60_000
 LIMIT = DEFAULT_PAGE_LIMIT

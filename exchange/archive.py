@@ -4,6 +4,7 @@ Layout (fact sheet §6)::
 
     data/futures/um/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01.zip       (+ .CHECKSUM)
     data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-02-03.zip      (+ .CHECKSUM)
+    data/<market prefix>/<period>/<kind folder>/...: futures/cm, spot; markPriceKlines ...
 
 A ``.CHECKSUM`` file holds ``<sha256 hex>  <file name>``. Monthly files use ``1mo`` for the
 ``1M`` interval; daily files exist only for ``1m`` … ``1d``. A 404 means "the archive lacks
@@ -57,13 +58,19 @@ class ArchiveConfig:
 
 @dataclass(frozen=True)
 class ArchiveFile:
-    """One archive file: the candles of ``symbol``/``interval`` opening in [start_ms, end_ms)."""
+    """One archive file: the candles of ``symbol``/``interval`` opening in [start_ms, end_ms).
+
+    ``prefix`` is the market's part of the path (``futures/um``, ``futures/cm``, ``spot``),
+    ``folder`` the kind's (``klines``, ``markPriceKlines`` ...): :mod:`exchange.markets`.
+    """
 
     symbol: str
     interval: str
     period: str  # "monthly" | "daily"
     start_ms: int
     end_ms: int
+    prefix: str = "futures/um"
+    folder: str = "klines"
 
     @property
     def name(self) -> str:
@@ -74,7 +81,7 @@ class ArchiveFile:
     @property
     def path(self) -> str:
         iv = archive_interval(self.interval)
-        return f"data/futures/um/{self.period}/klines/{self.symbol}/{iv}/{self.name}"
+        return f"data/{self.prefix}/{self.period}/{self.folder}/{self.symbol}/{iv}/{self.name}"
 
 
 def archive_interval(interval: str) -> str:
@@ -83,13 +90,20 @@ def archive_interval(interval: str) -> str:
 
 
 def plan_archive(
-    symbol: str, interval: str, start_ms: int, end_ms: int, today_ms: int
+    symbol: str,
+    interval: str,
+    start_ms: int,
+    end_ms: int,
+    today_ms: int,
+    prefix: str = "futures/um",
+    folder: str = "klines",
 ) -> list[ArchiveFile]:
     """Archive files covering the whole UTC days of ``[start_ms, end_ms)`` before ``today_ms``.
 
     Whole calendar months become one monthly file, the remaining whole days daily files;
     everything else (a partial first or last day, today) is left to REST. Returns the
-    files in time order; empty for intervals the daily archive does not serve.
+    files in time order; empty for intervals the daily archive does not serve. ``prefix``
+    and ``folder`` place the files (see :class:`ArchiveFile`).
     """
     if interval not in ARCHIVE_INTERVALS:
         return []
@@ -103,10 +117,12 @@ def plan_archive(
         m_start = month.floor(cursor)
         m_end = month.add(m_start, 1)
         if m_start == cursor and m_end <= last:
-            files.append(ArchiveFile(symbol, interval, "monthly", cursor, m_end))
+            files.append(ArchiveFile(symbol, interval, "monthly", cursor, m_end, prefix, folder))
             cursor = m_end
         else:
-            files.append(ArchiveFile(symbol, interval, "daily", cursor, cursor + DAY_MS))
+            files.append(
+                ArchiveFile(symbol, interval, "daily", cursor, cursor + DAY_MS, prefix, folder)
+            )
             cursor += DAY_MS
     return files
 
@@ -114,7 +130,7 @@ def plan_archive(
 def split_month(f: ArchiveFile) -> list[ArchiveFile]:
     """The daily files of a monthly file (used when the monthly one is not published yet)."""
     return [
-        ArchiveFile(f.symbol, f.interval, "daily", t, t + DAY_MS)
+        ArchiveFile(f.symbol, f.interval, "daily", t, t + DAY_MS, f.prefix, f.folder)
         for t in range(f.start_ms, f.end_ms, DAY_MS)
     ]
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-DEFAULT_REST_URL = "https://fapi.binance.com"
-DEFAULT_WS_URL = "wss://fstream.binance.com/market"
-# limit=499 is the cheapest page per unit of weight: weight 2 for 499 candles
-# (fact sheet §1.1: [100, 500) -> 2, [500, 1000] -> 5, > 1000 -> 10).
-DEFAULT_PAGE_LIMIT = 499
+from .markets import DEFAULT_MARKET, DEFAULT_NETWORK, MARKETS, MarketSpec
+
+DEFAULT_REST_URL = MARKETS[DEFAULT_MARKET].rest_url(DEFAULT_NETWORK)
+DEFAULT_WS_URL = MARKETS[DEFAULT_MARKET].ws_url(DEFAULT_NETWORK)
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,9 @@ class RestConfig:
     """How to talk to the REST API.
 
     Attributes:
-        base_url: e.g. ``https://fapi.binance.com`` (no trailing slash needed).
+        market: which market's paths, weights and limits (:mod:`exchange.markets`).
+        base_url: e.g. ``https://fapi.binance.com`` (no trailing slash needed); default:
+            the market's mainnet URL.
         connect_timeout: seconds to establish a TCP/TLS connection.
         read_timeout: seconds to wait for response bytes.
         max_retries: retries of one request after transient failures (5xx, timeouts,
@@ -26,14 +28,19 @@ class RestConfig:
         backoff_max: cap of one backoff, in seconds.
         weight_share: share of the IP's weight limit this process may use; with a
             ``weight_ledger``, that every process sharing the ledger may use together.
-        weight_ledger: directory of the host-wide weight ledgers (one file per REST host,
-            see :mod:`exchange.hostbudget`); None keeps one budget per process.
-        page_limit: candles per klines request.
+        weight_ledger: directory of the host-wide weight ledgers (one file per weight pool
+            and REST host, see :mod:`exchange.hostbudget`); None keeps one budget per process.
+        weight_key: names the budget this client shares (in the process, and in the
+            ledger): markets of one weight pool on one exchange share one; default: the
+            market's pool and the REST host.
+        page_limit: candles per klines request; default: the market's cheapest per weight
+            (499 on futures: weight 2; 1,000 on spot, whose weight is flat).
         workers: concurrent requests per series.
         api_key: optional key; public market data needs none. Never logged.
     """
 
-    base_url: str = DEFAULT_REST_URL
+    market: MarketSpec = field(default=MARKETS[DEFAULT_MARKET], repr=False)
+    base_url: str = ""
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
     max_retries: int = 6
@@ -42,13 +49,24 @@ class RestConfig:
     backoff_max: float = 30.0
     weight_share: float = 0.8
     weight_ledger: str | None = None
-    page_limit: int = DEFAULT_PAGE_LIMIT
+    weight_key: str = ""
+    page_limit: int = 0
     workers: int = 4
     api_key: str | None = None
 
+    def __post_init__(self) -> None:
+        base = (self.base_url or self.market.rest_url(DEFAULT_NETWORK)).rstrip("/")
+        object.__setattr__(self, "base_url", base)
+        if not self.page_limit:
+            object.__setattr__(self, "page_limit", self.market.page_limit)
+        if not self.weight_key:
+            object.__setattr__(self, "weight_key", f"{self.market.weight_pool}@{_host(base)}")
+
     def __repr__(self) -> str:
         key = mask_secret(self.api_key) if self.api_key else None
-        return f"RestConfig(base_url={self.base_url!r}, api_key={key!r})"
+        return (
+            f"RestConfig(market={self.market.name!r}, base_url={self.base_url!r}, api_key={key!r})"
+        )
 
 
 def mask_secret(secret: str) -> str:
@@ -58,28 +76,7 @@ def mask_secret(secret: str) -> str:
     return f"{secret[:8]}...{secret[-4:]}"
 
 
-def klines_weight(limit: int) -> int:
-    """Request weight of ``GET /fapi/v1/klines`` for a given ``limit``."""
-    if limit < 100:
-        return 1
-    if limit < 500:
-        return 2
-    if limit <= 1000:
-        return 5
-    return 10
-
-
-def cheapest_limit(candles: int, page_limit: int) -> int:
-    """The ``limit`` that fetches ``candles`` (at most ``page_limit``) in one request at the
-    lowest weight: the top of the cheapest weight class that holds them, e.g. 99 (weight
-    1, not 2) for a scheduled run's few new candles."""
-    for top in (99, 499, 1000):
-        if candles <= top <= page_limit:
-            return top
-    return page_limit
-
-
-def ticker_24hr_weight(symbol: str | None) -> int:
-    """Request weight of ``GET /fapi/v1/ticker/24hr``: 1 for one symbol, 40 for all of them
-    (developers.binance.com, USDⓈ-M futures, "24hr Ticker Price Change Statistics")."""
-    return 1 if symbol else 40
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"

@@ -39,7 +39,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
 from .errors import InvalidInput
 
@@ -86,13 +85,10 @@ class LedgerEntry:
         return cls(window_ms, window, used, paused, banned)
 
 
-def ledger_name(base_url: str) -> str:
-    """The ledger's file name for a REST base URL: its host and port, e.g.
-    ``fapi.binance.com_443.weight``."""
-    parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = re.sub(r"[^a-z0-9.-]", "_", parts.hostname or "unknown")
-    return f"{host}_{port}.weight"
+def ledger_name(weight_key: str) -> str:
+    """The ledger's file name for a budget key (a weight pool and a REST host), e.g.
+    ``futures@fapi.binance.com:443`` -> ``futures@fapi.binance.com_443.weight``."""
+    return re.sub(r"[^a-z0-9.@-]", "_", weight_key.lower()) + ".weight"
 
 
 class HostLedger:
@@ -112,9 +108,9 @@ class HostLedger:
         self._pid = os.getpid()
 
     @classmethod
-    def for_url(cls, directory: str | Path, base_url: str) -> HostLedger:
-        """The ledger in ``directory`` for the REST host of ``base_url``."""
-        return cls(Path(directory) / ledger_name(base_url))
+    def for_key(cls, directory: str | Path, weight_key: str) -> HostLedger:
+        """The ledger in ``directory`` for a budget key (:attr:`RestConfig.weight_key`)."""
+        return cls(Path(directory) / ledger_name(weight_key))
 
     @contextmanager
     def locked(self) -> Iterator[LedgerEntry | None]:

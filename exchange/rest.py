@@ -1,9 +1,10 @@
-"""REST client for Binance USD-M futures market data (no Prefect, no DuckDB).
+"""REST client for Binance market data, any market (no Prefect, no DuckDB).
 
-One :class:`RestClient` per process: a pooled ``requests`` session per thread,
-one shared :class:`~exchange.ratelimit.WeightBudget`, and the only retry loop
-of the project. Foreign exceptions (``requests``) are translated here and
-nowhere else.
+One :class:`RestClient` per market and process: a pooled ``requests`` session per thread,
+the weight budget of its market's pool (shared in the process by every client of that
+pool, :func:`shared_budget`), and the only retry loop of the project. Paths, weights and
+parameter names come from the market's description (:mod:`exchange.markets`). Foreign
+exceptions (``requests``) are translated here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from .config import RestConfig, klines_weight, ticker_24hr_weight
+from .config import RestConfig
 from .errors import (
     ApiError,
     ExchangeError,
@@ -38,6 +39,7 @@ from .errors import (
     WafBlocked,
 )
 from .hostbudget import HostLedger
+from .markets import KINDS, KindSpec
 from .ratelimit import WeightBudget
 
 log = logging.getLogger("klines.rest")
@@ -119,21 +121,23 @@ class Page:
 
 
 class RestClient:
-    """Binance USD-M REST market-data client.
+    """Binance REST market-data client for one market (``config.market``).
 
     Args:
-        config: URLs, timeouts, retry policy and weight share.
-        budget: the process-wide weight budget; one is made if not given (sharing the
-            host's ledger when ``config.weight_ledger`` is set).
+        config: the market, URLs, timeouts, retry policy and weight share.
+        budget: the weight budget; one is made if not given, sharing the host's ledger
+            for ``config.weight_key`` when ``config.weight_ledger`` is set. Clients of
+            markets that share a weight pool share one budget: :func:`rest_clients`.
     """
 
     def __init__(self, config: RestConfig, budget: WeightBudget | None = None) -> None:
         self.config = config
-        self.base_url = config.base_url.rstrip("/")
+        self.market = config.market
+        self.base_url = config.base_url
         if budget is None:
             ledger = None
             if config.weight_ledger:
-                ledger = HostLedger.for_url(config.weight_ledger, self.base_url)
+                ledger = HostLedger.for_key(config.weight_ledger, config.weight_key)
             budget = WeightBudget(share=config.weight_share, ledger=ledger)
         self.budget = budget
         self.stats = RequestStats()
@@ -149,9 +153,9 @@ class RestClient:
     # -- public calls -------------------------------------------------------------
 
     def server_time_ms(self) -> int:
-        """The exchange's clock (``/fapi/v1/time``); also aligns the weight windows."""
+        """The exchange's clock (``<api>/time``); also aligns the weight windows."""
         before = time.time()
-        data, _ = self.get_json("/fapi/v1/time", {}, weight=1)
+        data, _ = self.get_json(self.market.path("time"), {}, weight=1)
         server_ms = int(data["serverTime"])
         local_ms = int((before + time.time()) / 2 * 1000)
         self.budget.sync_clock(server_ms, local_ms)
@@ -159,15 +163,17 @@ class RestClient:
 
     def exchange_info(self) -> ExchangeInfo:
         """Symbols and weight limits; adopts the published limit into the budget."""
-        data, _ = self.get_json("/fapi/v1/exchangeInfo", {}, weight=1)
+        data, _ = self.get_json(self.market.path("exchangeInfo"), {}, weight=1)
         info = ExchangeInfo.from_json(data)
         self.budget.configure(info.weight_limit, info.weight_window_ms)
         return info
 
     def quote_volumes(self) -> dict[str, Decimal]:
-        """Every symbol's quote volume of the last 24 hours, from one
-        ``/fapi/v1/ticker/24hr`` without a symbol (weight 40)."""
-        data, response = self.get_json("/fapi/v1/ticker/24hr", {}, weight=ticker_24hr_weight(None))
+        """Every symbol's quote volume of the last 24 hours, from one ``<api>/ticker/24hr``
+        without a symbol (weight 40 on futures, 80 on spot)."""
+        data, response = self.get_json(
+            self.market.path("ticker/24hr"), {}, weight=self.market.ticker_all_weight
+        )
         try:
             return {str(row["symbol"]): Decimal(str(row["quoteVolume"])) for row in data}
         except (KeyError, TypeError, InvalidOperation):
@@ -177,9 +183,17 @@ class RestClient:
             ) from None
 
     def klines_page(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int
+        self,
+        symbol: str,
+        interval: str,
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+        kind: KindSpec = KINDS["trade"],
     ) -> Page:
-        """One page of ``/fapi/v1/klines`` with open times in ``[start_ms, end_ms]``.
+        """One page of ``kind``'s candles (``<api>/klines``, ``<api>/markPriceKlines`` ...)
+        with open times in ``[start_ms, end_ms]``; ``symbol`` is a pair for kinds keyed by
+        pair (``indexPriceKlines``).
 
         Raises:
             SeriesRejected: the exchange refused the symbol or interval (-1121/-1120).
@@ -187,16 +201,26 @@ class RestClient:
                 :mod:`exchange.errors`.
         """
         params = {
-            "symbol": symbol,
+            kind.key: symbol,
             "interval": interval,
             "startTime": start_ms,
             "endTime": end_ms,
             "limit": limit,
         }
-        data, response = self.get_json("/fapi/v1/klines", params, weight=klines_weight(limit))
+        data, response = self.get_json(
+            self.market.path(kind.endpoint), params, weight=self.page_weight(limit)
+        )
         if not isinstance(data, list):
             raise ServerError(f"klines answer is not a JSON array: {response.text[:80]!r}")
         return Page(response.text, _date_header_ms(response), len(data))
+
+    def page_weight(self, limit: int) -> int:
+        """The weight of one klines call of ``limit`` candles on this market."""
+        return self.market.klines_weight.weight(limit)
+
+    def cheapest_limit(self, candles: int) -> int:
+        """The cheapest ``limit`` that fetches ``candles`` in one call (at most a page)."""
+        return self.market.klines_weight.cheapest_limit(candles, self.config.page_limit)
 
     def close(self) -> None:
         session = getattr(self._local, "session", None)
@@ -408,6 +432,18 @@ __all__ = [
     "SymbolInfo",
     "IpBanned",
 ]
+
+
+def rest_clients(configs: list[RestConfig]) -> list[RestClient]:
+    """One client per config; configs with the same ``weight_key`` (markets of one weight
+    pool on one exchange: USDⓈ-M and COIN-M) share one weight budget."""
+    budgets: dict[str, WeightBudget] = {}
+    clients = []
+    for config in configs:
+        client = RestClient(config, budgets.get(config.weight_key))
+        budgets.setdefault(config.weight_key, client.budget)
+        clients.append(client)
+    return clients
 
 
 _WORKER_CLIENTS: dict[RestConfig, RestClient] = {}

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from exchange.config import cheapest_limit, klines_weight
 from exchange.errors import ExchangeError, IpBanned
 from exchange.intervals import Interval
 from exchange.paging import fetch_pages, plan_windows
@@ -132,7 +131,7 @@ def ingest_series(
         except ExchangeError as exc:
             error = exc
         result.requests += len(pages)
-        result.weight += len(pages) * klines_weight(client.config.page_limit)
+        result.weight += len(pages) * client.page_weight(client.config.page_limit)
         if pages:
             fetched = (chunk[0].start_ms, chunk[len(pages) - 1].end_ms + 1)
             _load(pages, plan, warehouse, run_id, server_ms, source, result, fetched)
@@ -163,7 +162,7 @@ def ingest_small_series(
     """Load series of at most one page each (a scheduled run's new candles) together.
 
     One request per series, ``workers`` in flight, each at the lowest weight that holds
-    its candles (:func:`~exchange.config.cheapest_limit`: weight 1 for up to 99); then, per
+    its candles (:meth:`~exchange.rest.RestClient.cheapest_limit`: weight 1 for up to 99); then, per
     interval, one parse, one validation and one transaction for all of them, instead of
     one of each per series. Each series still gets its own result, gap ledger and failure:
     a series whose request fails for good is recorded as ``fetch_failed`` and the others
@@ -179,9 +178,7 @@ def ingest_small_series(
         if len(found) > 1:
             raise ValueError(f"{plan.symbol} {plan.interval} needs {len(found)} pages, not one")
         windows.append(found[0] if found else None)
-        limits.append(
-            cheapest_limit(interval.count(plan.start_ms, plan.end_ms), client.config.page_limit)
-        )
+        limits.append(client.cheapest_limit(interval.count(plan.start_ms, plan.end_ms)))
         if not found:
             result.status = "nothing-to-do"
 
@@ -206,7 +203,7 @@ def ingest_small_series(
             _give_up(plan, result, outcome, warehouse, run_id, window.start_ms)
             continue
         result.requests += 1
-        result.weight += klines_weight(limits[i])
+        result.weight += client.page_weight(limits[i])
         loaded.setdefault(plan.interval, []).append((i, outcome))
     for interval, items in loaded.items():
         _load_together(items, plans, results, warehouse, run_id, server_ms, windows)

@@ -17,6 +17,7 @@ import pytest
 from exchange.config import RestConfig
 from exchange.errors import InvalidInput, IpBanned
 from exchange.hostbudget import RECORD_SIZE, HostLedger, LedgerEntry, ledger_name
+from exchange.markets import MARKETS
 from exchange.ratelimit import WeightBudget
 from exchange.rest import RestClient
 from tests.exchange.fake_clock import FakeClock
@@ -187,16 +188,21 @@ def test_a_process_killed_while_holding_the_lock_releases_it(path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("url", "name"),
+    ("market", "url", "name"),
     [
-        ("https://fapi.binance.com", "fapi.binance.com_443.weight"),
-        ("http://127.0.0.1:8080/", "127.0.0.1_8080.weight"),
-        ("https://Proxy.Example:8443/fapi", "proxy.example_8443.weight"),
-        ("http://[::1]:9000", "__1_9000.weight"),
+        ("usdm", "https://fapi.binance.com", "futures@fapi.binance.com_443.weight"),
+        ("coinm", "http://127.0.0.1:8080/", "futures@127.0.0.1_8080.weight"),
+        ("usdm", "http://127.0.0.1:8080", "futures@127.0.0.1_8080.weight"),
+        ("spot", "http://127.0.0.1:8080", "spot@127.0.0.1_8080.weight"),
+        ("usdm", "https://Proxy.Example:8443/fapi", "futures@proxy.example_8443.weight"),
+        ("usdm", "http://[::1]:9000", "futures@__1_9000.weight"),
     ],
 )
-def test_one_ledger_file_per_rest_host_and_port(url: str, name: str) -> None:
-    assert ledger_name(url) == name
+def test_one_ledger_file_per_weight_pool_rest_host_and_port(
+    market: str, url: str, name: str
+) -> None:
+    config = RestConfig(market=MARKETS[market], base_url=url)
+    assert ledger_name(config.weight_key) == name
 
 
 def test_a_client_and_its_copy_in_a_dask_worker_use_the_ledger_of_their_host(
@@ -205,7 +211,11 @@ def test_a_client_and_its_copy_in_a_dask_worker_use_the_ledger_of_their_host(
     client = RestClient(RestConfig(base_url="http://127.0.0.1:9/", weight_ledger=str(tmp_path)))
     copy = pickle.loads(pickle.dumps(client))
     assert client.budget.ledger is not None and copy.budget.ledger is not None
-    assert copy.budget.ledger.path == client.budget.ledger.path == tmp_path / "127.0.0.1_9.weight"
+    assert (
+        copy.budget.ledger.path
+        == client.budget.ledger.path
+        == tmp_path / "futures@127.0.0.1_9.weight"
+    )
 
 
 def test_without_a_ledger_directory_the_client_keeps_its_own_count() -> None:
@@ -216,4 +226,4 @@ def test_a_ledger_that_cannot_be_created_names_the_path_and_the_fix(tmp_path: Pa
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(InvalidInput, match="cannot use the weight ledger .*a-file.*KLINES_WEIGHT"):
-        HostLedger.for_url(blocker / "ledgers", "https://fapi.binance.com")
+        HostLedger.for_key(blocker / "ledgers", "futures@fapi.binance.com:443")

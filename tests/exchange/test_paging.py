@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from exchange.config import cheapest_limit, klines_weight
 from exchange.intervals import Interval
+from exchange.markets import MARKETS
 from exchange.paging import plan_windows
 from tests.conftest import ms
+
+FUTURES = MARKETS["usdm"].klines_weight
+cheapest_limit, klines_weight = FUTURES.cheapest_limit, FUTURES.weight
 
 
 def test_windows_cover_the_range_exactly_once() -> None:

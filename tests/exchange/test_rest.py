@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from exchange.config import RestConfig, klines_weight
+from exchange.config import RestConfig
 from exchange.errors import (
     ExchangeUnreachable,
     IpBanned,
@@ -16,6 +16,7 @@ from exchange.errors import (
     ServerError,
     WafBlocked,
 )
+from exchange.markets import MARKETS
 from exchange.rest import RestClient
 from simulator import Simulator
 from tests.conftest import NOW_MS, ms
@@ -60,7 +61,11 @@ def test_weight_is_counted_from_the_weight_table_and_the_header(sim: Simulator) 
     client = client_for(sim)
     client.klines_page("BTCUSDT", "1m", ms("2026-11-01T00:00:00"), NOW_MS, 499)
     client.klines_page("BTCUSDT", "1m", ms("2026-11-01T00:00:00"), NOW_MS, 1500)
-    assert client.stats.weight == klines_weight(499) + klines_weight(1500) == 12
+    assert (
+        client.stats.weight
+        == MARKETS["usdm"].klines_weight.weight(499) + MARKETS["usdm"].klines_weight.weight(1500)
+        == 12
+    )
     assert client.budget._used == 12  # the header agrees with the local count
 
 
