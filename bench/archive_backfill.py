@@ -2,7 +2,7 @@
 
 The simulator (40 ± 10 ms latency, in its own process like a remote server) serves monthly
 1m files; every file is fetched once before timing so its generation is not measured. Timed: the series pipeline
-(:func:`tasks.archive.ingest_series_archive`: download, SHA-256, unzip, parse, validate,
+(:func:`pipeline.archive.ingest_series_archive`: download, SHA-256, unzip, parse, validate,
 upsert with ``source = 'archive'``), one thread per symbol inside one warehouse session, as
 the ingest flow runs it, after an untimed warm-up (first-call costs: imports, schema;
 the ceiling gets one too). Ceiling, in the same run: one ``INSERT … SELECT`` from DuckDB's ``read_csv`` over
@@ -26,8 +26,8 @@ import duckdb
 from exchange.archive import ArchiveClient, ArchiveConfig, plan_archive
 from exchange.config import RestConfig
 from exchange.rest import RestClient
-from tasks.archive import ingest_series_archive
-from tasks.series import SeriesPlan
+from pipeline.archive import ingest_series_archive
+from pipeline.plan import SeriesPlan
 from warehouse.schema import KLINES_COLUMNS
 from warehouse.store import Warehouse
 

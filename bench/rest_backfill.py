@@ -22,7 +22,8 @@ import requests
 from exchange.config import RestConfig
 from exchange.markets import MARKETS
 from exchange.rest import RestClient
-from tasks.series import SeriesPlan, ingest_series
+from pipeline.plan import SeriesPlan
+from pipeline.series import ingest_series
 from warehouse.store import Warehouse
 
 from .common import WEIGHT_LIMIT, WEIGHT_WINDOW_S, bench_simulator, ms, print_table

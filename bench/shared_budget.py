@@ -29,7 +29,8 @@ from exchange.hostbudget import HostLedger
 from exchange.markets import MARKETS
 from exchange.ratelimit import WeightBudget
 from exchange.rest import RestClient
-from tasks.series import SeriesPlan, ingest_series
+from pipeline.plan import SeriesPlan
+from pipeline.series import ingest_series
 from warehouse.store import Warehouse
 
 from .common import WEIGHT_LIMIT, WEIGHT_WINDOW_S, bench_simulator, ms, print_table

@@ -6,7 +6,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, runtime
@@ -16,18 +15,24 @@ from prefect.futures import wait
 from exchange.archive import ArchiveClient
 from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
-from exchange.rest import ExchangeInfo, RestClient
+from exchange.rest import RestClient
 from exchange.symbols import keep_top, resolve
-from tasks.archive import SOURCES, archive_files_for
+from pipeline.plan import SOURCES, RunPlan, SeriesPlan, plan_series, split_small
+from pipeline.progress import BackfillProgress
+from pipeline.results import (
+    IngestSummary,
+    SeriesResult,
+    counts_line,
+    merge_results,
+    problem_line,
+    run_status,
+)
 from tasks.charts import coverage_key
 from tasks.ingest import (
     ingest_series_task,
     ingest_small_series_task,
     publish_run_artifacts,
 )
-from tasks.progress import BackfillProgress
-from tasks.series import COUNTERS, SeriesPlan, SeriesResult, fits_one_page
-from warehouse.gaps import CONFIRMED, Gap
 from warehouse.store import Warehouse, check_path
 
 from .errors import IngestIncomplete
@@ -41,136 +46,6 @@ MARKET = "usdm"
 # Series needing one page each (a scheduled run's new candles) load in groups of this many:
 # one task, one parse, one validation and one transaction per group and interval.
 SMALL_GROUP = 25
-
-
-@dataclass
-class IngestSummary:
-    run_id: str
-    status: str
-    series: list[SeriesResult] = field(default_factory=list)
-    requests: int = 0
-    weight: int = 0
-    retries: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    source: str = "auto"
-    archive_requests: int = 0
-    archive_bytes: int = 0
-    selection: list[str] = field(default_factory=list)  # how each pattern (and --top) resolved
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "requests": self.requests,
-            "weight": self.weight,
-            "retries": self.retries,
-            "notes": self.notes,
-            "selection": self.selection,
-            "source": self.source,
-            "archive_requests": self.archive_requests,
-            "archive_bytes": self.archive_bytes,
-            "series": [s.as_row() for s in self.series],
-        }
-
-
-@dataclass
-class RunPlan:
-    """What one run will fetch, and the ledger rows it can already write."""
-
-    fetch: list[SeriesPlan] = field(default_factory=list)
-    ledger: list[tuple[SeriesPlan, list[Gap]]] = field(default_factory=list)
-
-
-def plan_series(
-    symbols: list[str],
-    intervals: list[str],
-    info: ExchangeInfo,
-    server_ms: int,
-    bounds: dict[tuple[str, str], tuple[int, int] | None],
-    ledger: dict[tuple[str, str], list[Gap]],
-    start_ms: int | None,
-    end_ms: int | None,
-    lookback_candles: int,
-    reverify_gaps: bool = False,
-) -> RunPlan:
-    """Decide each series' range and the gaps to account for.
-
-    The range is the explicit start, else just after the newest stored candle, else
-    ``lookback_candles`` back; it is bounded by the listing date, a delisted contract's
-    delivery, and the still-open candle, which is never requested. A range that ends
-    before a symbol's listing is bad input (``InvalidInput``). Holes the ledger
-    lists as ``not_fetched`` or ``fetch_failed`` (and, with ``reverify_gaps``, confirmed
-    ones) are fetched again; confirmed gaps are otherwise left alone.
-    """
-    plan = RunPlan()
-    for symbol in symbols:
-        listing = info.symbols[symbol]
-        for name in intervals:
-            interval = Interval.parse(name)
-            stored = bounds.get((symbol, name))
-            current_open = interval.floor(server_ms)
-            if start_ms is not None:
-                wanted = interval.ceil(start_ms)
-            elif stored is not None:
-                wanted = interval.add(stored[1], 1)
-            else:
-                wanted = interval.add(current_open, -lookback_candles)
-            wanted_end = (
-                current_open if end_ms is None else min(interval.ceil(end_ms), current_open)
-            )
-            listed = interval.floor(listing.onboard_ms)
-            if end_ms is not None and wanted_end <= listed:
-                raise InvalidInput(
-                    f"the range ends before {symbol} was listed "
-                    f"({datetime.fromtimestamp(listing.onboard_ms / 1000, UTC):%Y-%m-%d}): "
-                    "pick an --end after that date, or leave it out"
-                )
-            first = max(wanted, listed)
-            last = wanted_end
-            delisted = not listing.is_perpetual or listing.status not in (
-                "TRADING",
-                "PENDING_TRADING",
-            )
-            if delisted:
-                last = min(last, interval.ceil(listing.delivery_ms))
-            main = SeriesPlan(MARKET, symbol, name, first, max(first, last))
-            plan.fetch.append(main)
-
-            def account(
-                lo: int, hi: int, cause: str, detail: str, where: SeriesPlan = main
-            ) -> None:
-                if lo < hi:
-                    gap = Gap(lo, hi, Interval.parse(where.interval).count(lo, hi), cause, detail)
-                    plan.ledger.append((replace(where, start_ms=lo, end_ms=hi), [gap]))
-
-            account(wanted, min(first, wanted_end), "before_listing", "before onboardDate")
-            if delisted:
-                account(
-                    max(last, wanted), wanted_end, "after_delisting", f"status {listing.status}"
-                )
-            known = ledger.get((symbol, name), [])
-            if stored is not None and not any(
-                g.start_ms < main.start_ms and g.end_ms > stored[1] for g in known
-            ):
-                account(
-                    interval.add(stored[1], 1),
-                    main.start_ms,
-                    "not_fetched",
-                    "between stored candles",
-                )
-            if (
-                stored is not None
-                and main.end_ms < stored[0]
-                and not any(g.end_ms > main.end_ms and g.start_ms < stored[0] for g in known)
-            ):
-                account(main.end_ms, stored[0], "not_fetched", "between stored candles")
-            repair = ("not_fetched", "fetch_failed", *(CONFIRMED if reverify_gaps else ()))
-            for gap in known:
-                if gap.cause in repair and (
-                    gap.end_ms <= main.start_ms or gap.start_ms >= main.end_ms
-                ):
-                    plan.fetch.append(SeriesPlan(MARKET, symbol, name, gap.start_ms, gap.end_ms))
-    return plan
 
 
 @flow(
@@ -237,6 +112,7 @@ def ingest_klines(
             logger.info(note)
         series = [(s, i) for s in syms for i in ivs]
         plan = plan_series(
+            MARKET,
             syms,
             ivs,
             info,
@@ -282,9 +158,9 @@ def ingest_klines(
             "source": source,
         }
         _record_and_publish(warehouse, summary, parameters, started, plan, series, server_ms)
-        logger.info("ingest %s: %s", summary.status, _counts(results))
+        logger.info("ingest %s: %s", summary.status, counts_line(results))
         if summary.status != "ok":
-            raise IngestIncomplete(_problem_line(results), summary.as_dict())
+            raise IngestIncomplete(problem_line(results), summary.as_dict())
         return summary.as_dict()
 
 
@@ -301,7 +177,9 @@ def _load(
     progress = BackfillProgress(
         sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in fetch)
     )
-    small, large = _split_small(fetch, client, archive, source, server_ms)
+    small, large = split_small(
+        fetch, client.config.page_limit, source if archive else "rest", server_ms
+    )
     futures = [
         ingest_series_task.submit(
             p, client, warehouse, run_id, server_ms, archive, source, progress
@@ -315,7 +193,7 @@ def _load(
         for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
     ]
     _follow([*futures, *grouped], progress)
-    return _merge_results([f.result() for f in futures] + [r for f in grouped for r in f.result()])
+    return merge_results([f.result() for f in futures] + [r for f in grouped for r in f.result()])
 
 
 def _summarize(
@@ -329,7 +207,7 @@ def _summarize(
     """The run's summary, archive counts and notes included (the archive client is closed)."""
     summary = IngestSummary(
         run_id=run_id,
-        status=_overall(results),
+        status=run_status(results),
         series=results,
         requests=client.stats.requests,
         weight=client.stats.weight,
@@ -391,25 +269,6 @@ def _record_and_publish(
     )
 
 
-def _split_small(
-    plans: list[SeriesPlan],
-    client: RestClient,
-    archive: ArchiveClient | None,
-    source: str,
-    server_ms: int,
-) -> tuple[list[SeriesPlan], list[SeriesPlan]]:
-    """Plans that need one REST page and no archive file (loaded in groups), and the rest
-    (one task each)."""
-    limit = client.config.page_limit
-    small, large = [], []
-    for p in plans:
-        one_page = fits_one_page(p, limit) and not (
-            archive is not None and archive_files_for(p, source, server_ms, limit)
-        )
-        (small if one_page else large).append(p)
-    return small, large
-
-
 def _group_label(group: list[SeriesPlan]) -> str:
     first = group[0]
     more = f"-and-{len(group) - 1}-more" if len(group) > 1 else ""
@@ -421,25 +280,6 @@ def _remember_ban(warehouse: Warehouse, client: RestClient, url: str, detail: st
     until_local = client.budget.banned_until_ms - client.budget.server_offset_ms
     if until_local > 0:
         warehouse.record_ban(url, until_local, detail)
-
-
-def _merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
-    """One row per series: a repaired hole and the main range of a series add up."""
-    merged: dict[tuple[str, str], SeriesResult] = {}
-    for r in results:
-        key = (r.symbol, r.interval)
-        if key not in merged:
-            merged[key] = r
-            continue
-        m = merged[key]
-        for name in COUNTERS:
-            setattr(m, name, getattr(m, name) + getattr(r, name))
-        m.seconds = max(m.seconds, r.seconds)
-        if r.status not in ("ok", "nothing-to-do") and m.status in ("ok", "nothing-to-do"):
-            m.status, m.error = r.status, r.error
-        elif m.status == "nothing-to-do":
-            m.status = r.status
-    return list(merged.values())
 
 
 def _follow(futures: list, progress: BackfillProgress, every_s: float = 1.0) -> None:
@@ -459,39 +299,6 @@ def _follow(futures: list, progress: BackfillProgress, every_s: float = 1.0) -> 
         pending = list(wait(pending, timeout=every_s).not_done)
         update_progress_artifact(artifact_id, progress=round(100 * progress.fraction(), 1))
     progress.close()
-
-
-def _overall(results: list[SeriesResult]) -> str:
-    bad = [r for r in results if r.status in ("failed", "banned", "rejected-rows")]
-    if not bad:
-        return "ok"
-    return "failed" if len(bad) == len(results) else "partial"
-
-
-def _counts(results: list[SeriesResult]) -> str:
-    total = {
-        k: sum(getattr(r, k) for r in results)
-        for k in ("fetched", "inserted", "updated", "rejected")
-    }
-    return ", ".join(f"{k} {v}" for k, v in total.items())
-
-
-def _problem_line(results: list[SeriesResult]) -> str:
-    banned = [r for r in results if r.status == "banned"]
-    if banned:
-        return banned[0].error
-    failed = [r for r in results if r.status == "failed"]
-    rejected = [r for r in results if r.rejected]
-    parts = []
-    if failed:
-        first = failed[0]
-        parts.append(
-            f"{len(failed)} series failed (first: {first.symbol} {first.interval}: {first.error})"
-        )
-    if rejected:
-        n = sum(r.rejected for r in rejected)
-        parts.append(f"{n} rows rejected by validation (see table klines_rejected)")
-    return "; ".join(parts) + "; rerun to resume where it stopped"
 
 
 logging.getLogger("klines").setLevel(logging.INFO)

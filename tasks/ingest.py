@@ -16,11 +16,13 @@ from prefect.cache_policies import NO_CACHE
 
 from exchange.archive import ArchiveClient
 from exchange.rest import RestClient
+from pipeline.archive import ingest_series_archive
+from pipeline.plan import SeriesPlan, archive_files_for, min_file_candles
+from pipeline.results import Progress, SeriesResult
+from pipeline.series import ingest_series, ingest_small_series
 from warehouse.store import Warehouse
 
-from .archive import archive_files_for, ingest_series_archive, min_file_candles
 from .charts import publish_coverage_chart
-from .series import Progress, SeriesPlan, SeriesResult, ingest_series, ingest_small_series
 
 
 @task(
@@ -40,8 +42,8 @@ def ingest_series_task(
     progress: Progress | None = None,
 ) -> SeriesResult:
     """Fetch, validate and upsert one series: archive files where ``source`` wants them
-    (:func:`tasks.archive.ingest_series_archive`), else REST
-    (:func:`tasks.series.ingest_series`)."""
+    (:func:`pipeline.archive.ingest_series_archive`), else REST
+    (:func:`pipeline.series.ingest_series`)."""
     workers = client.config.workers
     files = archive_files_for(plan, source, server_ms, client.config.page_limit) if archive else []
     if files and archive is not None:
@@ -84,7 +86,7 @@ def ingest_small_series_task(
     label: str = "series",
 ) -> list[SeriesResult]:
     """Fetch, validate and upsert several one-page series together
-    (:func:`tasks.series.ingest_small_series`); one result per series."""
+    (:func:`pipeline.series.ingest_small_series`); one result per series."""
     return ingest_small_series(
         plans,
         client,

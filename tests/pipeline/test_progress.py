@@ -7,9 +7,10 @@ from pathlib import Path
 
 from exchange.config import RestConfig
 from exchange.rest import RestClient
+from pipeline.plan import SeriesPlan
+from pipeline.progress import BackfillProgress
+from pipeline.series import ingest_series
 from simulator import Simulator
-from tasks.progress import BackfillProgress
-from tasks.series import SeriesPlan, ingest_series
 from tests.conftest import NOW_MS, ms
 from warehouse.store import Warehouse
 

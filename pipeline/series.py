@@ -1,7 +1,7 @@
 """Ingest one (symbol, interval) series: fetch pages, keep closed candles, validate, upsert.
 
-Plain Python composed from the client and the warehouse; the Prefect tasks in
-:mod:`tasks.ingest` wrap it. Pages are fetched concurrently in chunks, and each
+Plain Python composed from the client and the warehouse (the pipeline's fetch → parse →
+validate → write for REST); the Prefect tasks in :mod:`tasks.ingest` wrap it. Pages are fetched concurrently in chunks, and each
 chunk is committed as one transaction in time order, so the watermark (the
 newest stored candle) never jumps over a hole: when a page fails for good, the
 pages before it are committed and the series stops there. Series that need one
@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,74 +29,10 @@ from warehouse.parse import parse_pages, raw_row
 from warehouse.schema import validate_batch
 from warehouse.store import BatchSeries, Warehouse
 
+from .plan import SeriesPlan
+from .results import Progress, SeriesResult
+
 log = logging.getLogger("klines.ingest")
-
-
-@dataclass(frozen=True)
-class SeriesPlan:
-    """What to fetch for one series: open times in ``[start_ms, end_ms)``."""
-
-    market: str
-    symbol: str
-    interval: str
-    start_ms: int
-    end_ms: int
-
-
-@dataclass
-class SeriesResult:
-    """What happened to one series in one run (one row of the summary table)."""
-
-    symbol: str
-    interval: str
-    status: str = "ok"  # ok | rejected-rows | failed | banned | nothing-to-do
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    rejected: int = 0
-    open_skipped: int = 0
-    requests: int = 0
-    weight: int = 0
-    seconds: float = 0.0
-    error: str = ""
-    banned_until_ms: int = 0
-    from_archive: int = 0  # of ``fetched``: candles read from archive files
-    archive_files: int = 0
-    archive_fallbacks: int = 0  # archive files that failed verification: loaded over REST
-
-    @property
-    def from_rest(self) -> int:
-        return self.fetched - self.from_archive
-
-    def as_row(self) -> dict[str, object]:
-        row = asdict(self)
-        del row["banned_until_ms"]
-        row["from_rest"] = self.from_rest
-        return row
-
-    def absorb(self, other: SeriesResult) -> None:
-        """Add ``other``'s counters (a sub-range of the same series) to this result."""
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        if other.status not in ("ok", "nothing-to-do", "rejected-rows"):
-            self.status, self.error = other.status, other.error
-            self.banned_until_ms = other.banned_until_ms
-
-
-COUNTERS = (
-    "fetched",
-    "inserted",
-    "updated",
-    "rejected",
-    "open_skipped",
-    "requests",
-    "weight",
-    "from_archive",
-    "archive_files",
-    "archive_fallbacks",
-)
-Progress = Callable[[int], None]
-"""Called with the number of expected candles a step has just accounted for."""
 
 
 def ingest_series(
@@ -142,11 +78,6 @@ def ingest_series(
         result.status = "rejected-rows"
     result.seconds = round(time.monotonic() - started, 3)
     return result
-
-
-def fits_one_page(plan: SeriesPlan, page_limit: int) -> bool:
-    """Whether ``plan`` needs at most one REST page (what a scheduled run usually fetches)."""
-    return Interval.parse(plan.interval).count(plan.start_ms, plan.end_ms) <= page_limit
 
 
 def ingest_small_series(

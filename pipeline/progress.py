@@ -1,6 +1,6 @@
 """Progress of a long run: a terminal line on stderr and a Prefect progress artifact.
 
-Series tasks report candles accounted for (:data:`tasks.series.Progress`); the flow
+Series tasks report candles accounted for (:data:`pipeline.results.Progress`); the flow
 thread polls :meth:`BackfillProgress.fraction` and updates the artifact.
 """
 

@@ -3,7 +3,7 @@
 Whole past months come from monthly files, remaining whole past days from daily files
 (:func:`exchange.archive.plan_archive`); the partial first day, today, and every day
 whose file is missing (404) or fails verification twice go to REST through
-:func:`tasks.series.ingest_series`. Everything is loaded in time order, so the watermark
+:func:`pipeline.series.ingest_series`. Everything is loaded in time order, so the watermark
 never passes a hole. Files are downloaded ahead by a few threads and loaded in batches of
 about ``batch_candles`` candles, each batch one transaction with ``source = 'archive'``.
 While one batch is being written (one writer thread, so in order), the next one is parsed
@@ -21,52 +21,21 @@ from dataclasses import replace
 
 import pandas as pd
 
-from exchange.archive import ArchiveClient, ArchiveFile, plan_archive, split_month
+from exchange.archive import ArchiveClient, ArchiveFile, split_month
 from exchange.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing, ExchangeError
 from exchange.intervals import Interval
 from exchange.rest import RestClient
 from warehouse.parse import parse_csv, raw_csv_row
 from warehouse.store import Warehouse
 
-from .series import (
-    Prepared,
-    Progress,
-    SeriesPlan,
-    SeriesResult,
-    commit_batch,
-    ingest_series,
-    prepare_batch,
-)
+from .plan import SeriesPlan, file_candles
+from .results import Progress, SeriesResult
+from .series import Prepared, commit_batch, ingest_series, prepare_batch
 
 log = logging.getLogger("klines.ingest")
 
-SOURCES = ("auto", "archive", "rest")
 # Candles per archive batch (one transaction): about 70 days of 1m.
 BATCH_CANDLES = 50_000
-
-
-def archive_files_for(
-    plan: SeriesPlan, source: str, server_ms: int, page_limit: int
-) -> list[ArchiveFile]:
-    """The archive files ``source`` wants for ``plan`` (none for ``rest``).
-
-    ``archive`` takes every whole past day from the archive; ``auto`` only the files that
-    replace at least one full REST page (``page_limit`` candles: a day of 1m, a month of
-    1m … 1h), since a smaller file costs a request and saves none.
-    """
-    if source == "rest":
-        return []
-    files = plan_archive(plan.symbol, plan.interval, plan.start_ms, plan.end_ms, server_ms)
-    return [f for f in files if _candles(f) >= min_file_candles(source, page_limit)]
-
-
-def min_file_candles(source: str, page_limit: int) -> int:
-    """Smallest file (in candles) that ``source`` takes from the archive."""
-    return page_limit if source == "auto" else 0
-
-
-def _candles(f: ArchiveFile) -> int:
-    return Interval.parse(f.interval).count(f.start_ms, f.end_ms)
 
 
 def ingest_series_archive(
@@ -139,7 +108,7 @@ def ingest_series_archive(
         for f, outcome in _download(archive, files, workers):
             if isinstance(outcome, ArchiveMissing) and f.period == "monthly":
                 # Not published yet (monthly files come days late): try its days.
-                days = [d for d in split_month(f) if _candles(d) >= min_candles]
+                days = [d for d in split_month(f) if file_candles(d) >= min_candles]
                 daily = list(_download(archive, days, workers))
             else:
                 daily = [(f, outcome)]
