@@ -17,6 +17,7 @@ DAY_MS = 86_400_000
 _MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; 1970-01-05 a Monday
 
 _FIXED_MS: dict[str, int] = {
+    "1s": 1000,  # spot only (exchange.markets says which market has which interval)
     "1m": MINUTE_MS,
     "3m": 3 * MINUTE_MS,
     "5m": 5 * MINUTE_MS,

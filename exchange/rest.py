@@ -39,7 +39,7 @@ from .errors import (
     WafBlocked,
 )
 from .hostbudget import HostLedger
-from .markets import KINDS, KindSpec
+from .markets import FAR_FUTURE_MS, KINDS, KindSpec
 from .ratelimit import WeightBudget
 
 log = logging.getLogger("klines.rest")
@@ -51,13 +51,15 @@ _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 @dataclass(frozen=True)
 class SymbolInfo:
-    """The exchangeInfo facts that bound a symbol's kline history."""
+    """The exchangeInfo facts that bound a symbol's kline history (spot's exchangeInfo
+    has no contract type, listing or delivery date: ``""``, 0 and far in the future)."""
 
     symbol: str
     status: str
     contract_type: str
     onboard_ms: int
     delivery_ms: int
+    pair: str = ""
 
     @property
     def is_perpetual(self) -> bool:
@@ -66,21 +68,36 @@ class SymbolInfo:
 
 @dataclass(frozen=True)
 class ExchangeInfo:
-    """Symbols and the request-weight limit published by ``/fapi/v1/exchangeInfo``."""
+    """Symbols and the request-weight limit published by a market's exchangeInfo.
+
+    ``api`` is the market's path prefix (``/fapi/v1``), for messages naming the source.
+    """
 
     symbols: dict[str, SymbolInfo]
     weight_limit: int
     weight_window_ms: int
+    api: str = "/fapi/v1"
+
+    @property
+    def has_contracts(self) -> bool:
+        """Whether symbols are contracts (futures: perpetual or delivery), not spot pairs."""
+        return any(i.contract_type for i in self.symbols.values())
+
+    @property
+    def pairs(self) -> set[str]:
+        """The underlying pairs (index prices are by pair: BTCUSDT, BTCUSD)."""
+        return {i.pair for i in self.symbols.values() if i.pair}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ExchangeInfo:
+    def from_json(cls, data: dict[str, Any], api: str = "/fapi/v1") -> ExchangeInfo:
         symbols = {
             s["symbol"]: SymbolInfo(
                 symbol=s["symbol"],
                 status=s.get("status", "TRADING"),
                 contract_type=s.get("contractType", ""),
                 onboard_ms=int(s.get("onboardDate", 0)),
-                delivery_ms=int(s.get("deliveryDate", 4133404800000)),
+                delivery_ms=int(s.get("deliveryDate", FAR_FUTURE_MS)),
+                pair=s.get("pair", ""),
             )
             for s in data.get("symbols", [])
         }
@@ -90,7 +107,7 @@ class ExchangeInfo:
                 unit = str(rule.get("interval", "MINUTE"))[0].lower()
                 window_ms = int(rule.get("intervalNum", 1)) * _UNIT_MS[unit]
                 limit = int(rule["limit"])
-        return cls(symbols, limit, window_ms)
+        return cls(symbols, limit, window_ms, api)
 
 
 @dataclass
@@ -164,7 +181,7 @@ class RestClient:
     def exchange_info(self) -> ExchangeInfo:
         """Symbols and weight limits; adopts the published limit into the budget."""
         data, _ = self.get_json(self.market.path("exchangeInfo"), {}, weight=1)
-        info = ExchangeInfo.from_json(data)
+        info = ExchangeInfo.from_json(data, self.market.api)
         self.budget.configure(info.weight_limit, info.weight_window_ms)
         return info
 

@@ -21,8 +21,9 @@ from .errors import InvalidInput, UnknownSymbol
 from .rest import ExchangeInfo, SymbolInfo
 
 ALL = "ALL"
-SYMBOL = re.compile(r"[A-Z0-9]{2,20}(_[0-9]{6})?")
-"""An exact symbol: ``BTCUSDT``, ``1000PEPEUSDT``, ``BTCUSDT_261225``."""
+SYMBOL = re.compile(r"[A-Z0-9]{2,20}(_([0-9]{6}|PERP))?")
+"""An exact symbol of any market: ``BTCUSDT``, ``1000PEPEUSDT``, ``BTCUSDT_261225``,
+``BTCUSD_PERP``."""
 PATTERN = re.compile(r"[A-Z0-9_*?]{1,40}")
 """A pattern: a symbol's characters plus ``*`` and ``?`` (nothing a shell or SQL would read)."""
 _LISTED_NAMES = 10  # a note names the symbols a pattern matched up to this many
@@ -87,7 +88,8 @@ def parse_selection(
         if not wildcard and not SYMBOL.fullmatch(upper):
             raise InvalidInput(
                 f"invalid symbol {item!r}: use Binance symbols such as BTCUSDT "
-                "(letters and digits, optionally _YYMMDD for delivery contracts)"
+                "(letters and digits, optionally _YYMMDD for delivery contracts or _PERP "
+                "for COIN-M perpetuals)"
             )
         if upper != item:
             kind = "symbol pattern" if wildcard else "symbol"
@@ -100,18 +102,21 @@ def parse_selection(
     return Selection(tuple(exact), tuple(patterns), delivery, top), notes
 
 
-def check_listed(symbols: Iterable[str], listed: Iterable[str]) -> None:
+def check_listed(
+    symbols: Iterable[str], listed: Iterable[str], source: str = "/fapi/v1/exchangeInfo"
+) -> None:
     """Every exact symbol must be listed by the exchange (with any status).
 
     Raises:
-        UnknownSymbol: naming every symbol the exchange does not list.
+        UnknownSymbol: naming every symbol ``source`` does not list.
     """
     known = set(listed)
     unknown = [s for s in symbols if s not in known]
     if unknown:
+        example = sorted(known)[0] if known and "BTCUSDT" not in known else "BTCUSDT"
         raise UnknownSymbol(
             f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-            "not listed in /fapi/v1/exchangeInfo; check the spelling (e.g. BTCUSDT)"
+            f"not listed in {source}; check the spelling (e.g. {example})"
         )
 
 
@@ -125,9 +130,13 @@ def resolve(selection: Selection, info: ExchangeInfo) -> Resolved:
         UnknownSymbol: an exact name the exchange does not list, or a pattern that
             matches no contract it may select.
     """
-    check_listed(selection.exact, info.symbols)
-    kind = "TRADING perpetuals" + (" and delivery contracts" if selection.delivery else "")
-    one = "TRADING perpetual" + (" or delivery contract" if selection.delivery else "")
+    source = f"{info.api}/exchangeInfo"
+    check_listed(selection.exact, info.symbols, source)
+    if info.has_contracts:
+        kind = "TRADING perpetuals" + (" and delivery contracts" if selection.delivery else "")
+        one = "TRADING perpetual" + (" or delivery contract" if selection.delivery else "")
+    else:
+        kind, one = "TRADING symbols", "TRADING symbol"
     candidates = sorted(s for s, i in info.symbols.items() if _selectable(i, selection.delivery))
     chosen = list(selection.exact)
     notes = []
@@ -136,22 +145,26 @@ def resolve(selection: Selection, info: ExchangeInfo) -> Resolved:
         label = ALL if pattern == ALL else repr(pattern)
         if not matched:
             raise UnknownSymbol(
-                f"{label} matched no {one} in /fapi/v1/exchangeInfo: "
-                f"{_hint(pattern, info, selection.delivery)}"
+                f"{label} matched no {one} in {source}: {_hint(pattern, info, selection.delivery)}"
             )
         notes.append(f"{label} matched {_count(matched)} ({kind}){_names(matched)}")
         chosen += [s for s in matched if s not in chosen]
     return Resolved(chosen, notes)
 
 
-def keep_top(resolved: Resolved, top: int, quote_volumes: Mapping[str, Decimal]) -> Resolved:
+def keep_top(
+    resolved: Resolved,
+    top: int,
+    quote_volumes: Mapping[str, Decimal],
+    source: str = "/fapi/v1/ticker/24hr",
+) -> Resolved:
     """The ``top`` symbols of ``resolved`` with the highest 24-hour quote volume, highest
     first (a symbol the ticker leaves out counts as 0), with a note saying so."""
     ranked = sorted(resolved.symbols, key=lambda s: (-quote_volumes.get(s, Decimal(0)), s))
     kept = ranked[:top]
     note = (
         f"--top {top} kept {len(kept)} of {_count(resolved.symbols)}, those with the highest "
-        f"24-hour quote volume (/fapi/v1/ticker/24hr){_names(kept)}"
+        f"24-hour quote volume ({source}){_names(kept)}"
     )
     return Resolved(kept, [*resolved.notes, note])
 

@@ -20,12 +20,14 @@ from typing import Any
 import click
 
 from exchange.errors import ExchangeError, ExchangeUnreachable
+from exchange.markets import DEFAULT_MARKET
 
 from .errors import RunFinding
 from .inputs import (
     check_range,
     check_seconds,
     parse_intervals,
+    parse_markets,
     parse_selection,
     parse_symbols,
     parse_time,
@@ -36,6 +38,7 @@ from .settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 SUMMARY_COLUMNS = (
+    "market",
     "symbol",
     "interval",
     "status",
@@ -194,6 +197,18 @@ TOP_HELP = (
     help="Where whole past days come from: the bulk archive [env KLINES_ARCHIVE_URL], "
     "REST, or auto (the archive when it saves requests).",
 )
+@click.option(
+    "--market",
+    default=None,
+    help="usdm (USDⓈ-M futures), coinm (COIN-M futures), spot, or several, comma-separated "
+    "[env KLINES_MARKET; default usdm].",
+)
+@click.option(
+    "--network",
+    default=None,
+    help="mainnet or testnet [env KLINES_NETWORK; default mainnet]; a warehouse file keeps "
+    "one network's data only.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
     symbols: str | None,
@@ -206,6 +221,8 @@ def ingest(
     rest_url: str | None,
     reverify_gaps: bool,
     source: str,
+    market: str | None,
+    network: str | None,
     debug: bool,
 ) -> None:
     """Fetch closed klines (bulk archive and REST) and upsert them into DuckDB (one Prefect
@@ -216,9 +233,10 @@ def ingest(
     def body() -> int:
         from warehouse.files import check_path
 
-        settings = Settings.from_env(db_path=db, rest_url=rest_url)
+        settings = Settings.from_env(db_path=db, rest_url=rest_url, network=network, market=market)
+        markets = parse_markets(settings.market)
         selection, notes = parse_selection(symbols, delivery, top)
-        ivs = parse_intervals(intervals)
+        ivs = parse_intervals(intervals, markets)
         check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
         check_path(settings.db_path)
         for note in notes:
@@ -236,6 +254,8 @@ def ingest(
                 archive_url=settings.archive_url,
                 delivery=delivery,
                 top=top,
+                market=settings.market,
+                network=settings.network,
             )
         print_summary(summary)
         return EXIT_OK
@@ -249,12 +269,14 @@ def run_ingest(
     start: str | None,
     end: str | None,
     db: str,
-    rest_url: str,
+    rest_url: str | None,
     reverify_gaps: bool = False,
     source: str = "auto",
     archive_url: str | None = None,
     delivery: bool = False,
     top: int | None = None,
+    market: str | list[str] = DEFAULT_MARKET,
+    network: str | None = None,
 ) -> dict[str, Any]:
     """Run the ingest flow once; print the summary of an incomplete run before its error."""
     from flows.errors import IngestIncomplete
@@ -274,6 +296,8 @@ def run_ingest(
             archive_url=archive_url,
             delivery=delivery,
             top=top,
+            market=market,
+            network=network,
         )
     except IngestIncomplete as exc:
         print_summary(exc.summary)

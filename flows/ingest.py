@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, runtime
@@ -15,8 +16,9 @@ from prefect.futures import wait
 from exchange.archive import ArchiveClient
 from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
-from exchange.rest import RestClient
-from exchange.symbols import keep_top, resolve
+from exchange.markets import DEFAULT_MARKET, MarketSpec
+from exchange.rest import RestClient, rest_clients
+from exchange.symbols import Selection, keep_top, resolve
 from pipeline.plan import SOURCES, RunPlan, SeriesPlan, plan_series, split_small
 from pipeline.progress import BackfillProgress
 from pipeline.results import (
@@ -33,19 +35,40 @@ from tasks.ingest import (
     ingest_small_series_task,
     publish_run_artifacts,
 )
+from warehouse.network import check_network, claim_network
 from warehouse.store import Warehouse, check_path
 
 from .errors import IngestIncomplete
-from .inputs import check_range, parse_intervals, parse_selection, parse_time, to_ms
+from .inputs import (
+    check_range,
+    parse_intervals,
+    parse_markets,
+    parse_selection,
+    parse_time,
+    to_ms,
+)
 from .outcomes import reports_failures
 from .runinfo import run_label
 from .runners import check_warehouse, select_task_runner
 from .settings import Settings
 
-MARKET = "usdm"
 # Series needing one page each (a scheduled run's new candles) load in groups of this many:
 # one task, one parse, one validation and one transaction per group and interval.
 SMALL_GROUP = 25
+
+
+@dataclass
+class MarketRun:
+    """One market of a run: its client and archive, the exchange's facts, and its plan."""
+
+    spec: MarketSpec
+    client: RestClient
+    archive: ArchiveClient | None
+    source: str
+    server_ms: int
+    symbols: list[str]
+    plan: RunPlan
+    notes: list[str]
 
 
 @flow(
@@ -56,7 +79,7 @@ SMALL_GROUP = 25
 )
 @reports_failures
 def ingest_klines(
-    symbols: list[str],
+    symbols: list[str] | None,
     intervals: list[str],
     start: str | None = None,
     end: str | None = None,
@@ -67,162 +90,204 @@ def ingest_klines(
     archive_url: str | None = None,
     delivery: bool = False,
     top: int | None = None,
+    market: str | list[str] | None = None,
+    network: str | None = None,
 ) -> dict[str, object]:
-    """Load closed USD-M klines for every (symbol, interval) into the DuckDB warehouse.
+    """Load closed klines of every (market, symbol, interval) into the DuckDB warehouse.
 
-    ``symbols`` holds exact names (any listed contract) and shell-style patterns such as
-    ``*USDT`` or ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery
-    contracts with ``delivery``) when the run starts; ``top`` keeps the selected symbols
+    ``market`` is ``usdm`` (USDⓈ-M futures), ``coinm`` (COIN-M futures), ``spot``, or
+    several (default ``KLINES_MARKET``, else usdm); ``network`` is ``mainnet`` or ``testnet`` (default ``KLINES_NETWORK``, else
+    mainnet), and a warehouse file keeps the network it was created for. ``symbols`` holds
+    exact names (any listed contract) and shell-style patterns such as ``*USDT`` or
+    ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery contracts with
+    ``delivery``) of each market when the run starts; ``top`` keeps the selected symbols
     with the highest 24-hour quote volume. Without ``start`` each series resumes after its
-    newest stored candle. ``source``:
-    ``auto`` reads whole past days from the bulk archive (``KLINES_ARCHIVE_URL``) when they
-    hold at least a REST page of candles and REST for the rest; ``archive`` uses the archive
-    for every whole past day; ``rest`` never touches the archive. Raises
+    newest stored candle. ``source``: ``auto`` reads whole past days from the bulk archive
+    when they hold at least a REST page of candles and REST for the rest; ``archive`` uses
+    the archive for every whole past day; ``rest`` never touches the archive. Raises
     ``IngestIncomplete`` (the flow run fails) when a series failed or rows were rejected.
     """
     logger = get_run_logger()
     check_warehouse()
     if source not in SOURCES:
         raise InvalidInput(f"--source {source!r}: use one of {', '.join(SOURCES)}")
-    settings = Settings.from_env(db_path=db, rest_url=rest_url, archive_url=archive_url)
+    settings = Settings.from_env(
+        network=network,
+        market=",".join(market) if isinstance(market, list) else market,
+        db_path=db,
+        rest_url=rest_url,
+        archive_url=archive_url,
+    )
+    markets = parse_markets(settings.market)
     selection, notes = parse_selection(symbols, delivery, top)
-    ivs = parse_intervals(intervals)
+    ivs = parse_intervals(intervals, markets)
     start_at, end_at = parse_time(start, "--start"), parse_time(end, "--end")
     check_range(start_at, end_at, datetime.now(UTC))
     check_path(settings.db_path)
     for note in notes:
         logger.info(note)
+    bounds = (to_ms(start_at) if start_at else None, to_ms(end_at) if end_at else None)
 
     warehouse = Warehouse(settings.db_path, lock_timeout=settings.lock_timeout, holder=run_label())
+    if warehouse.path.exists():  # testnet and mainnet data never share a file
+        with warehouse.connect(read_only=True) as con:
+            check_network(con, settings.network, str(warehouse.path))
     with warehouse.session():  # the run's writes share one connection
-        banned_until = warehouse.active_ban_ms(settings.rest_url, int(time.time() * 1000))
-        if banned_until is not None:
-            raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
-        client = RestClient(settings.rest_config())
-        try:
-            info, server_ms = client.exchange_info(), client.server_time_ms()
-            resolved = resolve(selection, info)
-            if selection.top is not None:
-                resolved = keep_top(resolved, selection.top, client.quote_volumes())
-        except IpBanned as exc:
-            _remember_ban(warehouse, client, settings.rest_url, str(exc))
-            raise
-        syms = resolved.symbols
-        for note in resolved.notes:
-            logger.info(note)
-        series = [(s, i) for s in syms for i in ivs]
-        plan = plan_series(
-            MARKET,
-            syms,
-            ivs,
-            info,
-            server_ms,
-            warehouse.stored_bounds(MARKET, series),
-            warehouse.gaps(MARKET, series),
-            to_ms(start_at) if start_at else None,
-            to_ms(end_at) if end_at else None,
-            settings.lookback_candles,
-            reverify_gaps,
-        )
+        clients = rest_clients([settings.rest_config(m) for m in markets])
+        runs = [
+            _prepare(m, client, settings, selection, ivs, bounds, reverify_gaps, source, warehouse)
+            for m, client in zip(markets, clients, strict=True)
+        ]
+        for run in runs:
+            for note in run.notes:
+                logger.info(note)
+        with warehouse.connect() as con:
+            claim_network(con, settings.network, str(warehouse.path))
         run_id = str(runtime.flow_run.id or uuid.uuid4())
         started = datetime.now(UTC)
-        for where, gaps in plan.ledger:
-            warehouse.record_gaps(
-                market=MARKET,
-                symbol=where.symbol,
-                interval=where.interval,
-                start_ms=where.start_ms,
-                end_ms=where.end_ms,
-                gaps=gaps,
-                run_id=run_id,
-            )
-        if source == "auto" and not settings.archive_url_chosen():
-            # REST points at another host (a proxy, the simulator): do not mix in Binance's
-            # own archive unless KLINES_ARCHIVE_URL says where that host's archive is.
-            source = "rest"
-        archive = ArchiveClient(settings.archive_config()) if source != "rest" else None
-        results = _load(plan.fetch, client, archive, source, warehouse, run_id, server_ms)
-        if any(r.status == "banned" for r in results):
-            _remember_ban(warehouse, client, settings.rest_url, "HTTP 418 during ingest")
-        summary = _summarize(run_id, results, client, archive, source, notes)
-        summary.selection = resolved.notes
+        for run in runs:
+            for where, gaps in run.plan.ledger:
+                warehouse.record_gaps(
+                    market=where.market,
+                    symbol=where.symbol,
+                    interval=where.interval,
+                    start_ms=where.start_ms,
+                    end_ms=where.end_ms,
+                    gaps=gaps,
+                    run_id=run_id,
+                )
+        results = _load(runs, warehouse, run_id)
+        for run in runs:
+            if any(r.status == "banned" and r.market == run.spec.name for r in results):
+                _remember_ban(warehouse, run.client, "HTTP 418 during ingest")
+        summary = _summarize(run_id, results, runs, notes)
         parameters = {
-            "symbols": syms,
+            "market": [m.name for m in markets],
+            "network": settings.network,
+            "symbols": list(dict.fromkeys(s for run in runs for s in run.symbols)),
             "requested": [*selection.exact, *selection.patterns],
             "delivery": delivery,
             "top": top,
-            "resolution": resolved.notes,
+            "resolution": summary.selection,
             "intervals": ivs,
             "start": start,
             "end": end,
-            "source": source,
+            "source": sorted({run.source for run in runs}),
         }
-        _record_and_publish(warehouse, summary, parameters, started, plan, series, server_ms)
+        _record_and_publish(warehouse, summary, parameters, started, runs)
         logger.info("ingest %s: %s", summary.status, counts_line(results))
         if summary.status != "ok":
             raise IngestIncomplete(problem_line(results), summary.as_dict())
         return summary.as_dict()
 
 
-def _load(
-    fetch: list[SeriesPlan],
+def _prepare(
+    spec: MarketSpec,
     client: RestClient,
-    archive: ArchiveClient | None,
+    settings: Settings,
+    selection: Selection,
+    intervals: list[str],
+    bounds: tuple[int | None, int | None],
+    reverify_gaps: bool,
     source: str,
     warehouse: Warehouse,
-    run_id: str,
-    server_ms: int,
-) -> list[SeriesResult]:
-    """Load every planned series: large ones a task each, one-page ones in groups."""
+) -> MarketRun:
+    """Read one market's facts (exchangeInfo, clock, tickers for ``--top``), resolve the
+    symbols and plan its series."""
+    banned_until = warehouse.active_ban_ms(client.config.weight_key, int(time.time() * 1000))
+    if banned_until is not None:
+        raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
+    try:
+        info, server_ms = client.exchange_info(), client.server_time_ms()
+        resolved = resolve(selection, info)
+        if selection.top is not None:
+            volumes = client.quote_volumes()
+            resolved = keep_top(resolved, selection.top, volumes, spec.path("ticker/24hr"))
+    except IpBanned as exc:
+        _remember_ban(warehouse, client, str(exc))
+        raise
+    series = [(s, i) for s in resolved.symbols for i in intervals]
+    plan = plan_series(
+        spec.name,
+        resolved.symbols,
+        intervals,
+        info,
+        server_ms,
+        warehouse.stored_bounds(spec.name, series),
+        warehouse.gaps(spec.name, series),
+        *bounds,
+        settings.lookback_candles,
+        reverify_gaps,
+    )
+    archive_config = settings.archive_config(spec, source)
+    if archive_config is None:
+        source = "rest"  # no archive on this network, or REST points elsewhere than Binance
+    archive = ArchiveClient(archive_config) if archive_config and source != "rest" else None
+    prefix = f"{spec.name}: " if spec.name != DEFAULT_MARKET else ""
+    notes = [prefix + note for note in resolved.notes]
+    return MarketRun(spec, client, archive, source, server_ms, resolved.symbols, plan, notes)
+
+
+def _load(runs: list[MarketRun], warehouse: Warehouse, run_id: str) -> list[SeriesResult]:
+    """Load every planned series of every market: large ones a task each, one-page ones in
+    groups of one market and interval."""
     progress = BackfillProgress(
-        sum(Interval.parse(p.interval).count(p.start_ms, p.end_ms) for p in fetch)
-    )
-    small, large = split_small(
-        fetch, client.config.page_limit, source if archive else "rest", server_ms
-    )
-    futures = [
-        ingest_series_task.submit(
-            p, client, warehouse, run_id, server_ms, archive, source, progress
+        sum(
+            Interval.parse(p.interval).count(p.start_ms, p.end_ms)
+            for run in runs
+            for p in run.plan.fetch
         )
-        for p in large
-    ]
-    grouped = [
-        ingest_small_series_task.submit(
-            group, client, warehouse, run_id, server_ms, progress, _group_label(group)
-        )
-        for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
-    ]
+    )
+    futures, grouped = [], []
+    for run in runs:
+        client, archive, server_ms = run.client, run.archive, run.server_ms
+        small, large = split_small(run.plan.fetch, client.config.page_limit, run.source, server_ms)
+        futures += [
+            ingest_series_task.submit(
+                p, client, warehouse, run_id, server_ms, archive, run.source, progress
+            )
+            for p in large
+        ]
+        grouped += [
+            ingest_small_series_task.submit(
+                group, client, warehouse, run_id, server_ms, progress, _group_label(group)
+            )
+            for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
+        ]
     _follow([*futures, *grouped], progress)
     return merge_results([f.result() for f in futures] + [r for f in grouped for r in f.result()])
 
 
 def _summarize(
-    run_id: str,
-    results: list[SeriesResult],
-    client: RestClient,
-    archive: ArchiveClient | None,
-    source: str,
-    notes: list[str],
+    run_id: str, results: list[SeriesResult], runs: list[MarketRun], notes: list[str]
 ) -> IngestSummary:
-    """The run's summary, archive counts and notes included (the archive client is closed)."""
+    """The run's summary over every market, archive counts and notes included (the archive
+    clients are closed)."""
     summary = IngestSummary(
         run_id=run_id,
         status=run_status(results),
         series=results,
-        requests=client.stats.requests,
-        weight=client.stats.weight,
-        retries=dict(client.stats.retries),
         notes=notes,
-        source=source,
+        source="+".join(sorted({run.source for run in runs})),
+        selection=[note for run in runs for note in run.notes],
     )
-    if archive is not None:
-        archive.close()
-        summary.archive_requests = archive.stats.requests
-        summary.archive_bytes = archive.stats.bytes
-        summary.retries.update({f"archive {k}": v for k, v in archive.stats.retries.items()})
-        if archive.stats.corrupt:
+    for run in runs:
+        stats = run.client.stats
+        summary.requests += stats.requests
+        summary.weight += stats.weight
+        for cause, n in stats.retries.items():
+            summary.retries[cause] = summary.retries.get(cause, 0) + n
+        if run.archive is None:
+            continue
+        run.archive.close()
+        summary.archive_requests += run.archive.stats.requests
+        summary.archive_bytes += run.archive.stats.bytes
+        for cause, n in run.archive.stats.retries.items():
+            key = f"archive {cause}"
+            summary.retries[key] = summary.retries.get(key, 0) + n
+        if run.archive.stats.corrupt:
             summary.notes.append(
-                f"{archive.stats.corrupt} archive files failed verification twice "
+                f"{run.archive.stats.corrupt} archive files failed verification twice "
                 "(checksum mismatch or corrupt zip); their days were loaded over REST"
             )
     return summary
@@ -233,9 +298,7 @@ def _record_and_publish(
     summary: IngestSummary,
     parameters: dict[str, object],
     started: datetime,
-    plan: RunPlan,
-    series: list[tuple[str, str]],
-    server_ms: int,
+    runs: list[MarketRun],
 ) -> None:
     """Append the run to the run log and publish its artifacts."""
     warehouse.record_run(
@@ -250,15 +313,22 @@ def _record_and_publish(
             "weight": summary.weight,
             "retries": json.dumps(summary.retries),
         },
-        [{"run_id": summary.run_id, "market": MARKET, **r.as_row()} for r in summary.series],
+        [{"run_id": summary.run_id, **r.as_row()} for r in summary.series],
     )
+    completeness = [
+        {"market": run.spec.name, **row}
+        for run in runs
+        for row in warehouse.completeness(
+            run.spec.name, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in run.plan.fetch]
+        )
+    ]
+    series = sorted({(run.spec.name, p.symbol, p.interval) for run in runs for p in run.plan.fetch})
+    server_ms = max(run.server_ms for run in runs)
     publish_run_artifacts(
         [r.as_row() for r in summary.series],
         f"ingest {summary.status}: {summary.requests} requests, weight {summary.weight}, "
         f"{summary.archive_requests} archive requests, retries {summary.retries or 'none'}",
-        warehouse.completeness(
-            MARKET, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in plan.fetch]
-        ),
+        completeness,
         {
             "db_path": str(warehouse.path),
             "days": 14,
@@ -270,16 +340,16 @@ def _record_and_publish(
 
 
 def _group_label(group: list[SeriesPlan]) -> str:
-    first = group[0]
     more = f"-and-{len(group) - 1}-more" if len(group) > 1 else ""
-    return f"{first.symbol}-{first.interval}{more}"
+    return f"{group[0].label}{more}"
 
 
-def _remember_ban(warehouse: Warehouse, client: RestClient, url: str, detail: str) -> None:
-    """Store the ban's end on the local clock, so a run started during it sends nothing."""
+def _remember_ban(warehouse: Warehouse, client: RestClient, detail: str) -> None:
+    """Store the ban's end on the local clock, so a run started during it sends nothing to
+    that weight pool of that exchange."""
     until_local = client.budget.banned_until_ms - client.budget.server_offset_ms
     if until_local > 0:
-        warehouse.record_ban(url, until_local, detail)
+        warehouse.record_ban(client.config.weight_key, until_local, detail)
 
 
 def _follow(futures: list, progress: BackfillProgress, every_s: float = 1.0) -> None:

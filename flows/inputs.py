@@ -6,16 +6,20 @@ naming the problem and what to do; the command line exits with code 2.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from exchange.errors import InvalidInput
 from exchange.intervals import Interval
+from exchange.markets import DEFAULT_MARKET, KINDS, MARKETS, KindSpec, MarketSpec, market
 from exchange.symbols import check_listed, parse_selection
 
 __all__ = [
     "check_listed",
     "check_range",
     "parse_intervals",
+    "parse_kinds",
+    "parse_markets",
     "parse_selection",
     "parse_symbols",
     "parse_time",
@@ -35,20 +39,52 @@ def parse_symbols(text: str | list[str]) -> tuple[list[str], list[str]]:
     return list(selection.exact), notes
 
 
-def parse_intervals(text: str | list[str]) -> list[str]:
-    """Split and check interval strings (case-sensitive: 1m is a minute, 1M a month)."""
-    items = text.split(",") if isinstance(text, str) else list(text)
+def parse_intervals(
+    text: str | list[str], markets: Sequence[MarketSpec] = (MARKETS[DEFAULT_MARKET],)
+) -> list[str]:
+    """Split and check interval strings (case-sensitive: 1m is a minute, 1M a month), each
+    offered by every one of ``markets`` (``1s`` is spot's only)."""
     intervals = []
-    for raw in items:
-        item = raw.strip()
-        if not item:
-            continue
+    for item in _items(text):
         Interval.parse(item)
+        for spec in markets:
+            spec.check_interval(item)
         if item not in intervals:
             intervals.append(item)
     if not intervals:
         raise InvalidInput("no intervals given: pass --intervals 1m,1h")
     return intervals
+
+
+def parse_markets(text: str | Sequence[str]) -> list[MarketSpec]:
+    """``usdm``, ``coinm``, ``spot``, or several, comma-separated."""
+    markets = []
+    for item in _items(text):
+        spec = market(item)
+        if spec not in markets:
+            markets.append(spec)
+    if not markets:
+        raise InvalidInput(f"no market given: pass --market {DEFAULT_MARKET}")
+    return markets
+
+
+def parse_kinds(text: str | Sequence[str], markets: Sequence[MarketSpec]) -> list[KindSpec]:
+    """``trade``, ``mark``, ``index``, ``premium``, or several, each offered by every one of
+    ``markets`` (spot has trade candles only)."""
+    kinds = []
+    for item in _items(text):
+        for spec in markets:
+            spec.kind(item.lower())
+        if KINDS[item.lower()] not in kinds:
+            kinds.append(KINDS[item.lower()])
+    if not kinds:
+        raise InvalidInput("no kind given: pass --kind trade")
+    return kinds
+
+
+def _items(text: str | Sequence[str]) -> list[str]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def parse_time(text: str | None, option: str) -> datetime | None:

@@ -10,15 +10,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from exchange.archive import DEFAULT_ARCHIVE_URL, ArchiveConfig
-from exchange.config import DEFAULT_REST_URL, DEFAULT_WS_URL, RestConfig
+from exchange.archive import ArchiveConfig
+from exchange.config import RestConfig
 from exchange.errors import InvalidInput
 from exchange.klines_ws import check_ws_url
+from exchange.markets import DEFAULT_MARKET, DEFAULT_NETWORK, MARKETS, MarketSpec, check_network
 
-DEFAULT_DB = Path("data") / "klines.duckdb"
+DATA_DIR = Path("data")
 # A series with nothing stored starts this many candles before now (1,000 candles:
 # about 16.7 hours of 1m, 41.7 days of 1h, 2.7 years of 1d), bounded by the listing date.
 DEFAULT_LOOKBACK_CANDLES = 1000
+
+
+def default_db(network: str) -> str:
+    """``data/klines.duckdb`` for mainnet, ``data/klines-testnet.duckdb`` for the testnet:
+    the testnet's synthetic prices never land in a mainnet file by default."""
+    suffix = "" if network == DEFAULT_NETWORK else f"-{network}"
+    return str(DATA_DIR / f"klines{suffix}.duckdb")
 
 
 def default_weight_ledger() -> str:
@@ -28,12 +36,21 @@ def default_weight_ledger() -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs that is not a per-run parameter."""
+    """Everything a run needs that is not a per-run parameter.
 
-    rest_url: str = DEFAULT_REST_URL
-    ws_url: str = DEFAULT_WS_URL
-    archive_url: str = DEFAULT_ARCHIVE_URL
-    db_path: str = str(DEFAULT_DB)
+    URLs come from the market's description for ``network`` (:mod:`exchange.markets`)
+    unless overridden: ``rest_url`` / ``ws_url`` / ``archive_url`` (``KLINES_REST_URL`` ...,
+    or the flags) for every market of the run, ``urls`` for one market
+    (``KLINES_REST_URL_SPOT``, ``KLINES_WS_URL_COINM`` ...: ``(kind, market) -> url``).
+    """
+
+    network: str = DEFAULT_NETWORK
+    market: str = DEFAULT_MARKET  # one market or several, comma-separated: "usdm,spot"
+    rest_url: str | None = None
+    ws_url: str | None = None
+    archive_url: str | None = None
+    urls: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    db_path: str = ""
     lookback_candles: int = DEFAULT_LOOKBACK_CANDLES
     weight_share: float = 0.8
     weight_ledger: str | None = field(default_factory=default_weight_ledger)
@@ -45,13 +62,29 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: object) -> Settings:
-        """Read ``KLINES_*`` variables, then apply non-None ``flags`` on top."""
+        """Read ``KLINES_*`` variables, then apply non-None ``flags`` on top.
+
+        Raises:
+            InvalidInput: a variable or flag that cannot be used (one line naming it).
+        """
         env = os.environ if env is None else env
+        network = check_network(
+            str(flags.pop("network", None) or env.get("KLINES_NETWORK") or DEFAULT_NETWORK)
+        )
+        urls = {
+            (what, name): env[f"KLINES_{what.upper()}_URL_{name.upper()}"]
+            for what in ("rest", "ws", "archive")
+            for name in MARKETS
+            if env.get(f"KLINES_{what.upper()}_URL_{name.upper()}")
+        }
         base = cls(
-            rest_url=env.get("KLINES_REST_URL") or DEFAULT_REST_URL,
-            ws_url=env.get("KLINES_WS_URL") or DEFAULT_WS_URL,
-            archive_url=env.get("KLINES_ARCHIVE_URL") or DEFAULT_ARCHIVE_URL,
-            db_path=env.get("KLINES_DB") or str(DEFAULT_DB),
+            network=network,
+            market=env.get("KLINES_MARKET") or DEFAULT_MARKET,
+            rest_url=env.get("KLINES_REST_URL") or None,
+            ws_url=env.get("KLINES_WS_URL") or None,
+            archive_url=env.get("KLINES_ARCHIVE_URL") or None,
+            urls=urls,
+            db_path=env.get("KLINES_DB") or default_db(network),
             lookback_candles=_number(
                 env, "KLINES_LOOKBACK_CANDLES", int, DEFAULT_LOOKBACK_CANDLES, 1, 10**7
             ),
@@ -64,32 +97,71 @@ class Settings:
             api_key=env.get("KLINES_API_KEY") or None,
         )
         settings = replace(base, **{k: v for k, v in flags.items() if v is not None})
-        _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
-        check_ws_url(settings.ws_url)
-        _check_url(settings.archive_url, "KLINES_ARCHIVE_URL", ("http", "https"))
+        if settings.rest_url:
+            _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
+        if settings.ws_url:
+            check_ws_url(settings.ws_url)
+        if settings.archive_url:
+            _check_url(settings.archive_url, "KLINES_ARCHIVE_URL", ("http", "https"))
+        for (what, name), url in settings.urls.items():
+            where = f"KLINES_{what.upper()}_URL_{name.upper()}"
+            if what == "ws":
+                check_ws_url(url)
+            else:
+                _check_url(url, where, ("http", "https"))
         return settings
 
-    def archive_url_chosen(self) -> bool:
-        """Whether the archive to use is clear: set explicitly, or REST is Binance's own."""
-        return self.archive_url != DEFAULT_ARCHIVE_URL or self.rest_url == DEFAULT_REST_URL
-
-    def archive_config(self) -> ArchiveConfig:
-        return ArchiveConfig(
-            base_url=self.archive_url,
-            read_timeout=max(self.read_timeout, 30.0),
-            max_retries=min(self.http_retries, 4),
-            backoff_base=self.backoff_base,
+    def rest_url_for(self, market: MarketSpec) -> str:
+        """The REST base URL of ``market`` on this network, overrides applied."""
+        return (
+            self.urls.get(("rest", market.name)) or self.rest_url or market.rest_url(self.network)
         )
 
-    def rest_config(self) -> RestConfig:
+    def ws_url_for(self, market: MarketSpec) -> str:
+        """The stream base URL of ``market`` on this network, overrides applied."""
+        return self.urls.get(("ws", market.name)) or self.ws_url or market.ws_url(self.network)
+
+    def archive_url_for(self, market: MarketSpec) -> str | None:
+        """The bulk archive of ``market``, or None: the network has none (the testnet), or
+        REST points elsewhere than Binance and no archive was named for that host."""
+        chosen = self.urls.get(("archive", market.name)) or self.archive_url
+        if chosen:
+            return chosen
+        own_rest = self.rest_url_for(market) == market.rest_url(self.network)
+        return market.archive_url(self.network) if own_rest else None
+
+    def rest_config(self, market: MarketSpec = MARKETS["usdm"]) -> RestConfig:
+        """How to talk to ``market``'s REST API; markets of one weight pool on Binance's own
+        hosts share one budget key (USDⓈ-M and COIN-M: one budget per IP)."""
+        url = self.rest_url_for(market)
+        own = url == market.rest_url(self.network)
         return RestConfig(
-            base_url=self.rest_url,
+            market=market,
+            base_url=url,
             read_timeout=self.read_timeout,
             max_retries=self.http_retries,
             backoff_base=self.backoff_base,
             weight_share=self.weight_share,
             weight_ledger=self.weight_ledger,
+            weight_key=f"{market.weight_pool}@binance-{self.network}" if own else "",
             api_key=self.api_key,
+        )
+
+    def archive_config(
+        self, market: MarketSpec = MARKETS["usdm"], source: str = "auto"
+    ) -> ArchiveConfig | None:
+        """How to download ``market``'s archive files; None where there is no archive.
+        ``--source archive`` takes Binance's archive even when REST points elsewhere."""
+        url = self.archive_url_for(market)
+        if url is None and source == "archive":
+            url = market.archive_url(self.network)
+        if url is None:
+            return None
+        return ArchiveConfig(
+            base_url=url,
+            read_timeout=max(self.read_timeout, 30.0),
+            max_retries=min(self.http_retries, 4),
+            backoff_base=self.backoff_base,
         )
 
 

@@ -57,7 +57,7 @@ def ingest_series_archive(
     Never raises for exchange errors; they are reported in the result.
     """
     started = time.monotonic()
-    result = SeriesResult(plan.symbol, plan.interval)
+    result = SeriesResult.for_plan(plan)
     interval = Interval.parse(plan.interval)
     cursor = plan.start_ms
     batch: list[tuple[ArchiveFile, bytes, pd.DataFrame]] = []  # parsed as they arrive

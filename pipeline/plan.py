@@ -37,6 +37,15 @@ class SeriesPlan:
     end_ms: int
     kind: str = "trade"
 
+    @property
+    def label(self) -> str:
+        """``BTCUSDT-1m``; other markets and kinds than USDⓈ-M trades lead:
+        ``spot-BTCUSDT-1m``, ``usdm-mark-BTCUSDT-1m``."""
+        lead = [] if self.market == "usdm" else [self.market]
+        if self.kind != "trade":
+            lead = [self.market, self.kind]
+        return "-".join([*lead, self.symbol, self.interval])
+
 
 @dataclass
 class RunPlan:

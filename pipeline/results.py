@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .plan import SeriesPlan
 
 
 @dataclass
@@ -26,13 +30,20 @@ class SeriesResult:
     from_archive: int = 0  # of ``fetched``: candles read from archive files
     archive_files: int = 0
     archive_fallbacks: int = 0  # archive files that failed verification: loaded over REST
+    market: str = "usdm"
+
+    @classmethod
+    def for_plan(cls, plan: SeriesPlan) -> SeriesResult:
+        """An empty result for the series of ``plan``."""
+        return cls(plan.symbol, plan.interval, market=plan.market)
 
     @property
     def from_rest(self) -> int:
         return self.fetched - self.from_archive
 
     def as_row(self) -> dict[str, object]:
-        row = asdict(self)
+        """The summary's row: market first, then the series and its counters."""
+        row = {"market": self.market, **asdict(self)}
         del row["banned_until_ms"]
         row["from_rest"] = self.from_rest
         return row
@@ -94,9 +105,9 @@ class IngestSummary:
 
 def merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
     """One row per series: a repaired hole and the main range of a series add up."""
-    merged: dict[tuple[str, str], SeriesResult] = {}
+    merged: dict[tuple[str, str, str], SeriesResult] = {}
     for r in results:
-        key = (r.symbol, r.interval)
+        key = (r.market, r.symbol, r.interval)
         if key not in merged:
             merged[key] = r
             continue

@@ -49,7 +49,7 @@ def ingest_series(
 ) -> SeriesResult:
     """Load one series; never raises for exchange errors, it reports them in the result."""
     started = time.monotonic()
-    result = SeriesResult(plan.symbol, plan.interval)
+    result = SeriesResult.for_plan(plan)
     interval = Interval.parse(plan.interval)
     windows = plan_windows(interval, plan.start_ms, plan.end_ms, client.config.page_limit)
     if not windows:
@@ -100,7 +100,7 @@ def ingest_small_series(
     load.
     """
     started = time.monotonic()
-    results = [SeriesResult(p.symbol, p.interval) for p in plans]
+    results = [SeriesResult.for_plan(p) for p in plans]
     windows = []
     limits = []
     for plan, result in zip(plans, results, strict=True):

@@ -26,20 +26,22 @@ COVERAGE_KEY = "klines-coverage"
 _FINGERPRINT = "<!-- klines-coverage picture {} -->"
 
 
-def coverage_key(deployment: str | None, series: list[tuple[str, str]]) -> str:
+def coverage_key(deployment: str | None, series: list[tuple[str, str, str]]) -> str:
     """The coverage artifact's key: one per deployment, else one per set of series.
 
     ``ingest-short`` and ``ingest-long`` cover different series, so each keeps its own
     picture and history (``klines-coverage-ingest-short``); a command-line run has no
     deployment and is keyed by what it loaded (``klines-coverage-btcusdt-ethusdt-1m-1h``,
-    or ``klines-coverage-12-symbols-1m`` for many symbols). ``1M`` (a month) is ``1mo``,
-    since keys are lowercase.
+    or ``klines-coverage-12-symbols-1m`` for many symbols; markets other than USDⓈ-M lead:
+    ``klines-coverage-spot-btcusdt-1m``). ``series`` holds (market, symbol, interval).
+    ``1M`` (a month) is ``1mo``, since keys are lowercase.
     """
     if deployment:
         return f"{COVERAGE_KEY}-{_slug(deployment)}"
-    symbols = sorted({s for s, _ in series})
-    intervals = sorted({i for _, i in series}, key=_interval_rank)
-    named = "-".join(s.lower() for s in symbols)
+    markets = sorted({m for m, _, _ in series} - {"usdm"})
+    symbols = sorted({s for _, s, _ in series})
+    intervals = sorted({i for _, _, i in series}, key=_interval_rank)
+    named = "-".join([*markets, *(s.lower() for s in symbols)])
     if len(named) > 40:
         named = f"{len(symbols)}-symbols"
     shown = "-".join("1mo" if i == "1M" else i.lower() for i in intervals)
@@ -73,12 +75,12 @@ def publish_chart(
 def coverage_rows(
     db_path: str,
     days: int = 14,
-    series: list[tuple[str, str]] | None = None,
+    series: list[tuple[str, str, str]] | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of the ``coverage`` view for the ``days`` UTC days that end with ``now``'s (default:
-    the local clock; the ingest flow passes the exchange's), optionally only some (symbol,
-    interval) series. Opens the file read-write (applies migrations) briefly."""
+    the local clock; the ingest flow passes the exchange's), optionally only some (market,
+    symbol, interval) series. Opens the file read-write (applies migrations) briefly."""
     since = coverage_window(days, now)[0]
     with Warehouse(db_path).connect() as con:
         cur = con.execute(
@@ -89,8 +91,8 @@ def coverage_rows(
         names = [d[0] for d in cur.description or []]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     if series is not None:
-        wanted = set(series)
-        rows = [r for r in rows if (r["symbol"], r["interval"]) in wanted]
+        wanted = {tuple(s) for s in series}
+        rows = [r for r in rows if (r["market"], r["symbol"], r["interval"]) in wanted]
     return rows
 
 
@@ -104,7 +106,7 @@ def coverage_window(days: int, now: datetime | None = None) -> tuple[date, date]
 def publish_coverage_chart(
     db_path: str,
     days: int = 14,
-    series: list[tuple[str, str]] | None = None,
+    series: list[tuple[str, str, str]] | None = None,
     now: datetime | None = None,
     key: str = COVERAGE_KEY,
 ) -> UUID | None:

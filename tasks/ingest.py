@@ -27,7 +27,7 @@ from .charts import publish_coverage_chart
 
 @task(
     name="ingest-series",
-    task_run_name="ingest-{plan.symbol}-{plan.interval}",
+    task_run_name="ingest-{plan.label}",
     cache_policy=NO_CACHE,
     persist_result=False,
 )

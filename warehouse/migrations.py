@@ -164,6 +164,13 @@ ALTER TABLE ingest_run_series ADD COLUMN archive_files BIGINT;
 ALTER TABLE ingest_run_series ADD COLUMN archive_fallbacks BIGINT;
 """,
     ),
+    (
+        6,
+        "facts about the file itself: the network its data comes from",
+        """
+CREATE TABLE warehouse_info (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+""",
+    ),
 )
 
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.errors import InvalidInterval
+from exchange.errors import InvalidInput, InvalidInterval
 from exchange.intervals import INTERVAL_NAMES, Interval
+from exchange.markets import MARKETS
 from tests.conftest import ms
 
 
-@pytest.mark.parametrize("name", ["1H", "2m", "1mo", "", "1 m", "60s", "1s"])
+@pytest.mark.parametrize("name", ["1H", "2m", "1mo", "", "1 m", "60s", "2s"])
 def test_unknown_intervals_are_rejected_with_the_valid_list(name: str) -> None:
-    with pytest.raises(InvalidInterval, match="use one of 1m,3m"):
+    with pytest.raises(InvalidInterval, match="use one of 1s,1m,3m"):
         Interval.parse(name)
+
+
+def test_one_second_candles_exist_but_only_spot_has_them() -> None:
+    assert Interval.parse("1s").count(0, 60_000) == 60
+    MARKETS["spot"].check_interval("1s")
+    with pytest.raises(InvalidInput, match="invalid interval '1s' for USDⓈ-M futures"):
+        MARKETS["usdm"].check_interval("1s")
 
 
 def test_case_matters_and_the_message_says_so() -> None:

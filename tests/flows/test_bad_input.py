@@ -111,6 +111,14 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
         {},
         "the range ends before BTCUSDT was listed (2019-09-08)",
     ),
+    "a mainnet file for the testnet": (
+        [*BASE, "--network", "testnet"],
+        {},
+        "holds mainnet data and this run is for the testnet",
+    ),
+    "unknown network": ([*BASE, "--network", "devnet"], {}, "--network 'devnet'"),
+    "unknown market": ([*BASE, "--market", "options"], {}, "--market 'options'"),
+    "1s off spot": (["--symbols", "BTCUSDT", "--intervals", "1s"], {}, "invalid interval '1s'"),
     "range wholly before the listing": (
         [*BASE, "--start", "1999-01-01", "--end", "2000-01-01"],
         {},

@@ -50,12 +50,17 @@ def test_coverage_chart_is_an_artifact(db_path: Path) -> None:
 
 
 def test_each_deployment_or_set_of_series_has_its_own_coverage_key() -> None:
-    assert coverage_key("ingest-short", [("BTCUSDT", "1m")]) == "klines-coverage-ingest-short"
-    assert coverage_key("ingest-long", [("BTCUSDT", "1h")]) == "klines-coverage-ingest-long"
-    series = [("ETHUSDT", "1M"), ("BTCUSDT", "1h"), ("BTCUSDT", "1m"), ("ETHUSDT", "1h")]
+    btc = [("usdm", "BTCUSDT", "1m")]
+    assert coverage_key("ingest-short", btc) == "klines-coverage-ingest-short"
+    assert coverage_key("ingest-long", btc) == "klines-coverage-ingest-long"
+    pairs = [("ETHUSDT", "1M"), ("BTCUSDT", "1h"), ("BTCUSDT", "1m"), ("ETHUSDT", "1h")]
+    series = [("usdm", s, i) for s, i in pairs]
     assert coverage_key(None, series) == "klines-coverage-btcusdt-ethusdt-1m-1h-1mo"
-    many = [(f"COIN{i:02d}USDT", "1m") for i in range(12)]
+    many = [("usdm", f"COIN{i:02d}USDT", "1m") for i in range(12)]
     assert coverage_key(None, many) == "klines-coverage-12-symbols-1m"
+    assert coverage_key(None, [*btc, ("spot", "BTCUSDT", "1m")]) == (
+        "klines-coverage-spot-btcusdt-1m"
+    )
 
 
 def test_two_keys_keep_two_pictures(db_path: Path) -> None:
@@ -66,7 +71,7 @@ def test_two_keys_keep_two_pictures(db_path: Path) -> None:
     def report() -> None:
         for interval in ("1h", "1d"):
             publish_coverage_chart(
-                str(db_path), 14, [("BTCUSDT", interval)], NOW, key=f"test-cov-{interval}"
+                str(db_path), 14, [("usdm", "BTCUSDT", interval)], NOW, key=f"test-cov-{interval}"
             )
 
     report()
