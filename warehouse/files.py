@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from . import holder as _holder
-from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable, map_duckdb_error
 
 log = logging.getLogger("klines.warehouse")
 
@@ -36,10 +36,7 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
     with p.open("rb") as fh:
         header = fh.read(16)
     if header[8:12] != _DUCKDB_MAGIC:
-        raise NotAWarehouse(
-            f"--db {p} exists but is not a DuckDB database; it was left untouched: "
-            "pass a new or existing .duckdb path"
-        )
+        raise NotAWarehouse.at(p)
     return p
 
 
@@ -81,6 +78,7 @@ def open_duckdb(
 
     Raises:
         WarehouseLocked: the file stayed locked for ``lock_timeout`` seconds.
+        NotAWarehouse, WarehouseUnwritable: see :func:`~warehouse.errors.map_duckdb_error`.
     """
     started = time.monotonic()
     deadline = started + lock_timeout
@@ -92,20 +90,25 @@ def open_duckdb(
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+        except duckdb.Error as exc:
+            error = map_duckdb_error(exc, path)
+            if not isinstance(error, WarehouseLocked):
+                if error is exc:
+                    raise
+                raise error from exc
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
                     f"{path} stayed locked by another process for {lock_timeout:.0f} s "
-                    f"({_holder.describe(path, str(exc))}); let it finish or close that "
-                    "session (analysts: see README, 'Querying while runs write') and rerun"
+                    f"({error.holder}); let it finish or close that session "
+                    "(analysts: see README, 'Querying while runs write') and rerun",
+                    path=error.path,
+                    holder=error.holder,
                 ) from exc
             if not announced and time.monotonic() >= announce_at:
                 log.warning(
                     "waiting for %s: locked by another process (%s); retrying for up to %.0f s",
                     path,
-                    _holder.describe(path, str(exc)),
+                    error.holder,
                     lock_timeout,
                 )
                 announced = True
