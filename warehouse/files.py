@@ -1,8 +1,11 @@
-"""Opening the warehouse file: the only module that connects to it (no pandas: it stays light).
+"""Opening the warehouse file, and the one transaction helper (no pandas: it stays light).
 
-:func:`check_path` looks at a path without touching it; :func:`open_duckdb` connects in UTC
-and, while another process holds DuckDB's lock on the file, waits and retries with one log
-line instead of failing at once.
+The only module that connects to the file. :func:`check_path` looks at a path without
+touching it; :func:`open_duckdb` connects in UTC and, while another process holds DuckDB's
+lock on the file, waits and retries with one log line instead of failing at once;
+:func:`transaction` wraps every write of the warehouse (candles, gap ledger, run log,
+migrations) in BEGIN ... COMMIT, or ROLLBACK when the body raises. Sharing a connection
+among a process's writes is :mod:`warehouse.connection`'s job.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -127,3 +132,22 @@ def open_duckdb(
                 _holder.release(path)
             raise
         return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction around the block: COMMIT when it ends, ROLLBACK when it raises.
+
+    The body's error is the one raised: a ROLLBACK that finds no transaction (a COMMIT that
+    failed has already rolled back) does not replace it.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
+        raise
