@@ -29,7 +29,16 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from .errors import ArchiveCorrupt, ArchiveMissing, ExchangeUnreachable, NetworkError, ServerError
+from .errors import (
+    ArchiveCorrupt,
+    ArchiveMissing,
+    ArchiveRefused,
+    ExchangeError,
+    ExchangeUnreachable,
+    NetworkError,
+    ServerError,
+    is_retryable,
+)
 from .intervals import DAY_MS, Interval
 
 log = logging.getLogger("klines.archive")
@@ -221,6 +230,7 @@ class ArchiveClient:
         Raises:
             ArchiveMissing: the archive has no such file (HTTP 404).
             ArchiveCorrupt: still corrupt after the retry.
+            ArchiveRefused: another 4xx status that asking again cannot change.
             NetworkError, ServerError, ExchangeUnreachable: the archive did not answer.
         """
         attempt = 0
@@ -238,7 +248,7 @@ class ArchiveClient:
                 if attempt > self.config.corrupt_retries:
                     self.stats.add(corrupt=1)
                     raise
-                self.stats.retry("corrupt")
+                self.stats.retry(exc.cause)
                 log.warning("%s; downloading it again", exc)
                 continue
             self.stats.add(files=1)
@@ -251,39 +261,44 @@ class ArchiveClient:
             session.close()
 
     def _get(self, path: str) -> bytes:
-        url = f"{self.base_url}/{path}"
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        """The body of ``path``, retrying what :func:`~exchange.errors.is_retryable` allows."""
         attempt = 0
         while True:
-            self.stats.add(requests=1)
             try:
-                response = self._session().get(url, timeout=timeout)
-                status = response.status_code
-                if status == 200:
-                    body = response.content
-                    self.stats.add(bytes=len(body))
-                    return body
-                if status == 404:
-                    raise ArchiveMissing(f"{path}: not in the archive (HTTP 404)", path)
-                if status >= 500 or status in (403, 408, 429):
-                    raise ServerError(f"HTTP {status} from the archive for {path}")
-                raise ServerError(f"HTTP {status} from the archive for {path}", "http")
-            except requests.exceptions.ConnectionError as exc:
-                error: Exception = NetworkError(f"archive connection failed: {exc}", "dropped")
-                if "refused" in str(exc).lower() and attempt >= 1:
-                    raise ExchangeUnreachable(self.base_url, "connection refused") from exc
-            except requests.exceptions.RequestException as exc:
-                error = NetworkError(f"archive request failed: {exc}")
-            except ServerError as exc:
-                if exc.cause == "http":
+                return self._get_once(path, retried=attempt > 0)
+            except ExchangeError as exc:
+                if not is_retryable(exc):
                     raise
                 error = exc
             attempt += 1
-            self.stats.retry(getattr(error, "cause", "network"))
+            self.stats.retry(error.cause)
             if attempt > self.config.max_retries:
                 raise error
             cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
             time.sleep(self._random.uniform(cap / 2, cap))
+
+    def _get_once(self, path: str, retried: bool) -> bytes:
+        """One GET; ``requests``' exceptions and error statuses become the client's errors."""
+        self.stats.add(requests=1)
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        try:
+            response = self._session().get(f"{self.base_url}/{path}", timeout=timeout)
+            body = response.content
+        except requests.exceptions.ConnectionError as exc:
+            if "refused" in str(exc).lower() and retried:
+                raise ExchangeUnreachable(self.base_url, "connection refused") from exc
+            raise NetworkError(f"archive connection failed: {exc}", "dropped") from exc
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"archive request failed: {exc}") from exc
+        status = response.status_code
+        if status == 200:
+            self.stats.add(bytes=len(body))
+            return body
+        if status == 404:
+            raise ArchiveMissing(f"{path}: not in the archive (HTTP 404)", path)
+        if status >= 500 or status in (403, 408, 429):
+            raise ServerError(f"HTTP {status} from the archive for {path}")
+        raise ArchiveRefused(f"HTTP {status} from the archive for {path}", path)
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)

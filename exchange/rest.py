@@ -33,10 +33,11 @@ from .errors import (
     NetworkError,
     RateLimited,
     RestrictedLocation,
+    Retryable,
     SeriesRejected,
     ServerError,
-    TransientError,
     WafBlocked,
+    is_retryable,
 )
 from .hostbudget import HostLedger
 from .markets import FAR_FUTURE_MS, KINDS, KindSpec
@@ -260,14 +261,14 @@ class RestClient:
         while True:
             try:
                 return self._attempt(url, params, weight)
-            except _ConnectFailed as exc:
+            except _ConnectFailed as exc:  # retryable, with a budget of its own
                 connect_failures += 1
-                self.stats.add(retry_cause="connect")
+                self.stats.add(retry_cause=exc.cause)
                 if connect_failures > self.config.max_connect_retries:
                     raise ExchangeUnreachable(self.base_url, exc.detail) from None
                 delay = self._backoff(connect_failures)
-            except RateLimited as exc:
-                self.stats.add(retry_cause="429")
+            except RateLimited as exc:  # retryable after the pause the exchange asks for
+                self.stats.add(retry_cause=exc.cause)
                 log.warning(
                     "HTTP 429 on %s: pausing %.1f s and slowing down", path, exc.retry_after
                 )
@@ -276,10 +277,13 @@ class RestClient:
                 if attempt > self.config.max_retries:
                     raise
                 continue
-            except TransientError as exc:
+            except ExchangeError as exc:
+                if not is_retryable(exc):
+                    raise
                 attempt += 1
                 self.stats.add(retry_cause=exc.cause)
                 if attempt > self.config.max_retries:
+                    # what is left here is a TransientError: its one argument is the message
                     raise type(exc)(
                         f"GET {path} failed after {attempt} attempts; last error: {exc}"
                     ) from exc
@@ -395,7 +399,12 @@ class RestClient:
         return sent_ms + int(self._retry_after(response) * 1000)
 
 
-class _ConnectFailed(ExchangeError):
+class _ConnectFailed(ExchangeError, Retryable):
+    """No connection could be made; retried ``max_connect_retries`` times, then
+    :class:`ExchangeUnreachable`."""
+
+    cause = "connect"
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail

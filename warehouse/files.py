@@ -1,8 +1,11 @@
-"""Opening the warehouse file: the only module that connects to it (no pandas: it stays light).
+"""Opening the warehouse file, and the one transaction helper (no pandas: it stays light).
 
-:func:`check_path` looks at a path without touching it; :func:`open_duckdb` connects in UTC
-and, while another process holds DuckDB's lock on the file, waits and retries with one log
-line instead of failing at once.
+The only module that connects to the file. :func:`check_path` looks at a path without
+touching it; :func:`open_duckdb` connects in UTC and, while another process holds DuckDB's
+lock on the file, waits and retries with one log line instead of failing at once;
+:func:`transaction` wraps every write of the warehouse (candles, gap ledger, run log,
+migrations) in BEGIN ... COMMIT, or ROLLBACK when the body raises. Sharing a connection
+among a process's writes is :mod:`warehouse.connection`'s job.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from . import holder as _holder
-from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable
+from .errors import NotAWarehouse, WarehouseLocked, WarehouseUnwritable, map_duckdb_error
 
 log = logging.getLogger("klines.warehouse")
 
@@ -36,10 +41,7 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
     with p.open("rb") as fh:
         header = fh.read(16)
     if header[8:12] != _DUCKDB_MAGIC:
-        raise NotAWarehouse(
-            f"--db {p} exists but is not a DuckDB database; it was left untouched: "
-            "pass a new or existing .duckdb path"
-        )
+        raise NotAWarehouse.at(p)
     return p
 
 
@@ -81,6 +83,7 @@ def open_duckdb(
 
     Raises:
         WarehouseLocked: the file stayed locked for ``lock_timeout`` seconds.
+        NotAWarehouse, WarehouseUnwritable: see :func:`~warehouse.errors.map_duckdb_error`.
     """
     started = time.monotonic()
     deadline = started + lock_timeout
@@ -92,20 +95,25 @@ def open_duckdb(
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+        except duckdb.Error as exc:
+            error = map_duckdb_error(exc, path)
+            if not isinstance(error, WarehouseLocked):
+                if error is exc:
+                    raise
+                raise error from exc
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
                     f"{path} stayed locked by another process for {lock_timeout:.0f} s "
-                    f"({_holder.describe(path, str(exc))}); let it finish or close that "
-                    "session (analysts: see README, 'Querying while runs write') and rerun"
+                    f"({error.holder}); let it finish or close that session "
+                    "(analysts: see README, 'Querying while runs write') and rerun",
+                    path=error.path,
+                    holder=error.holder,
                 ) from exc
             if not announced and time.monotonic() >= announce_at:
                 log.warning(
                     "waiting for %s: locked by another process (%s); retrying for up to %.0f s",
                     path,
-                    _holder.describe(path, str(exc)),
+                    error.holder,
                     lock_timeout,
                 )
                 announced = True
@@ -124,3 +132,22 @@ def open_duckdb(
                 _holder.release(path)
             raise
         return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction around the block: COMMIT when it ends, ROLLBACK when it raises.
+
+    The body's error is the one raised: a ROLLBACK that finds no transaction (a COMMIT that
+    failed has already rolled back) does not replace it.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
+        raise

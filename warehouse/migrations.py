@@ -10,6 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from .analytics_sql import ANALYST_SQL as _ANALYST_SQL
+from .files import transaction
 from .schema import KLINES_COLUMNS, VALUE_FIELDS
 
 _KLINES_DDL = ",\n    ".join(f"{name} {sql}" for name, sql in KLINES_COLUMNS)
@@ -185,16 +186,11 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, description, sql in MIGRATIONS:
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description]
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(version)
     return applied
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from .errors import BadQuery, NoWarehouse
+from .errors import BadQuery, NoWarehouse, duckdb_errors
 from .store import Warehouse, check_path
 
 
@@ -52,22 +52,22 @@ def run_query(path: str | os.PathLike[str], sql: str, lock_timeout: float = 120.
     warehouse = open_existing(path, lock_timeout)
     with warehouse.connect(read_only=True) as con:
         try:
-            cursor = con.execute(sql)
-            columns = [d[0] for d in cursor.description or []]
-            rows = [tuple(r) for r in cursor.fetchall()] if columns else []
-        except duckdb.Error as exc:
-            raise BadQuery(_first_line(exc, con)) from exc
+            with duckdb_errors(warehouse.path, query=True):
+                cursor = con.execute(sql)
+                columns = [d[0] for d in cursor.description or []]
+                rows = [tuple(r) for r in cursor.fetchall()] if columns else []
+        except BadQuery as exc:
+            if exc.duckdb_error == "CatalogException" and _predates_views(con):
+                raise BadQuery(
+                    f"{exc} (this file predates the analyst views: "
+                    "run `klines ingest` once to upgrade it)",
+                    duckdb_error=exc.duckdb_error,
+                ) from exc.__cause__
+            raise
     return QueryResult(columns, rows)
 
 
-def _first_line(exc: duckdb.Error, con: duckdb.DuckDBPyConnection) -> str:
-    text = " ".join(str(exc).split("\n")[:1]).strip() or type(exc).__name__
-    if isinstance(exc, duckdb.CatalogException):
-        version = con.execute(
-            "SELECT max(version) FROM schema_migrations"
-        ).fetchone()  # the views and macros arrive with migration 4
-        if version and (version[0] or 0) < 4:
-            text += (
-                " (this file predates the analyst views: run `klines ingest` once to upgrade it)"
-            )
-    return f"bad SQL: {text}"
+def _predates_views(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the file is older than the analyst views and macros (migration 4)."""
+    version = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return bool(version) and (version[0] or 0) < 4
