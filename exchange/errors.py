@@ -23,7 +23,7 @@ The tree, and what a caller should do about each branch::
         ├── StreamConnectFailed   no session: ``stage`` is dns_tcp | tls | upgrade | timeout;
         │                         ``status`` is the HTTP status of a refused upgrade
         ├── SubscriptionRejected  the server answered SUBSCRIBE with an error (``code``, ``msg``)
-        └── MalformedEvent        a frame that is not the JSON kline event it should be
+        └── MalformedEvent        a frame that is not the JSON event (kline, markPrice) it should be
 
 ``InvalidInput`` subclasses ``ValueError`` so the command line can map every
 bad-input error (from this package or the warehouse) to exit code 2.
@@ -163,7 +163,7 @@ class SubscriptionRejected(StreamError):
 
 
 class MalformedEvent(StreamError):
-    """A frame that cannot be parsed as the kline event it claims to be (``raw`` kept)."""
+    """A frame that cannot be parsed as the event it claims to be (``raw`` kept)."""
 
     def __init__(self, message: str, raw: str | bytes = "") -> None:
         super().__init__(message)

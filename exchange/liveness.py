@@ -20,9 +20,9 @@ from typing import Any
 
 from .config import mask_secret
 from .errors import ExchangeError
-from .klines_ws import FieldMismatch, compare_with_rest, has_market_route
 from .rest import RestClient
 from .stream import ConnectionStats, SampleResult, StreamConfig, StreamStats, sample_streams
+from .ws_events import USDM_MARKET_ROUTE, FieldMismatch, compare_with_rest
 
 PASS, WARN, FAIL, NOT_OBSERVED, SKIP = "PASS", "WARN", "FAIL", "NOT OBSERVED", "SKIP"
 CHECKS = (
@@ -223,7 +223,7 @@ def build_report(
     clock_offset_ms: int | None,
 ) -> LivenessReport:
     """Checks per stream, the verdict, the diagnosis and the next steps."""
-    legacy = not has_market_route(ws_url)
+    legacy = not USDM_MARKET_ROUTE.served_by(ws_url)
     reports, findings = [], []
     for s in sample.streams:
         conn = sample.connections[s.connection]

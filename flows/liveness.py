@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger, runtime
 
 from exchange.config import mask_secret
 from exchange.errors import ExchangeError, InvalidInput
-from exchange.klines_ws import check_ws_url, stream_name
 from exchange.liveness import FAIL, WARN, LivenessReport, build_report, render_report
 from exchange.rest import RestClient
 from exchange.stream import StreamConfig
+from exchange.ws_events import check_ws_url, stream_name
 from tasks.liveness import (
     clock_offset_task,
     cross_check_task,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from exchange.archive import DEFAULT_ARCHIVE_URL, ArchiveConfig
 from exchange.config import DEFAULT_REST_URL, DEFAULT_WS_URL, RestConfig
 from exchange.errors import InvalidInput
-from exchange.klines_ws import check_ws_url
+from exchange.ws_events import check_ws_url
 
 DEFAULT_DB = Path("data") / "klines.duckdb"
 # A series with nothing stored starts this many candles before now (1,000 candles:

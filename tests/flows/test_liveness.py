@@ -12,7 +12,6 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from exchange.klines_ws import FieldMismatch
 from exchange.liveness import (
     CHECKS,
     CandleCheck,
@@ -21,6 +20,7 @@ from exchange.liveness import (
     StreamReport,
     render_report,
 )
+from exchange.ws_events import FieldMismatch
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS
 from tests.flows.helpers import klines
