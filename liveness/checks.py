@@ -143,8 +143,8 @@ def stream_checks(
         s, conn: the stream's measurements and its connection's.
         seconds: the sampling window.
         stall_after: seconds without an event at the end of the window that mean a stall.
-        missing_route: the route the URL lacks (e.g. ``/market``), blamed for silence;
-            None when the URL has it or the exchange has no such rule.
+        missing_route: the path of the route the URL lacks (``RequiredRoute.path``),
+            blamed for silence; None when the URL has it or the exchange has no such rule.
         candles: this stream's closed candles compared with REST (None: not fetched).
         rest_error: why REST could not be asked, if it could not.
     """

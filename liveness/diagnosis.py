@@ -5,9 +5,9 @@ sample and gathers what they found: one diagnosis line per kind of finding (nami
 streams), one next step per distinct advice, and notes. Every advice text lives in
 :data:`ADVICE`.
 
-The route rule is the caller's: for USDⓈ-M futures it is
-:data:`exchange.ws_events.USDM_MARKET_ROUTE` (``/market``); an exchange without such a
-rule passes None, and silence is then never blamed on the URL's route.
+The route rule is the caller's (for USDⓈ-M futures,
+:data:`exchange.ws_events.USDM_MARKET_ROUTE`); an exchange without such a rule passes
+None, and silence is then never blamed on the URL's route.
 """
 
 from __future__ import annotations

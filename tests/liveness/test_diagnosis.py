@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import liveness
 from exchange.stream import SampleResult
 from exchange.ws_events import USDM_MARKET_ROUTE, RequiredRoute
 from liveness.checks import FAIL, NOT_OBSERVED, PASS, WARN, CandleCheck, Finding, compare_candle
@@ -245,3 +247,10 @@ def test_every_advice_is_filled_in_from_the_route_rule() -> None:
     for key in ADVICE:
         text = advice(Finding("c", "m", key), USDM_MARKET_ROUTE)
         assert text and "{" not in text and "}" not in text, key
+
+
+def test_the_liveness_package_names_no_exchange_url_or_route() -> None:
+    # the route rule and the stream names are the caller's (flows/liveness.py)
+    for path in Path(liveness.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "fstream" not in text and "/market" not in text, path.name
