@@ -25,8 +25,8 @@ import tracemalloc
 import urllib.request
 from typing import Any
 
-from exchange.klines_ws import stream_name
 from exchange.stream import KlineStreamClient, StreamConfig
+from exchange.ws_events import stream_name
 from simulator import Market, Simulator, SymbolSpec
 from simulator.grid import INTERVALS
 
@@ -124,7 +124,6 @@ def run(period: float, seconds: float, trace: bool = False) -> dict[str, Any]:
 
 def parse_only(count: int = 200_000) -> dict[str, Any]:
     """The client's per-frame path without a network: parse + measure + buffer, one core."""
-    from exchange.klines_ws import parse_frame
     from simulator.ws import kline_event
 
     market = bench_market()
@@ -141,8 +140,7 @@ def parse_only(count: int = 200_000) -> dict[str, Any]:
     cpu0 = time.process_time()
     while n < count:
         for text in frames:
-            event = parse_frame(text)
-            client._record(client.stats[event.stream], event, time.time() * 1000)  # type: ignore[arg-type]
+            client.receive(text, time.time() * 1000)
             n += 1
         for name in names:
             client.drain(name)

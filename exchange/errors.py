@@ -25,7 +25,7 @@ may succeed; ``[T]`` terminal: it cannot, report it or fall back)::
         ├── StreamConnectFailed   [T] no session: ``stage`` is dns_tcp | tls | upgrade | timeout;
         │                             ``status`` is the HTTP status of a refused upgrade
         ├── SubscriptionRejected  [T] the server answered SUBSCRIBE with an error (``code``, ``msg``)
-        └── MalformedEvent        [T] a frame that is not the JSON kline event it should be
+        └── MalformedEvent        [T] a frame that is not the JSON event (kline, markPrice) it should be
 
 ``InvalidInput`` subclasses ``ValueError`` so the command line can map every
 bad-input error (from this package or the warehouse) to exit code 2.
@@ -205,7 +205,7 @@ class SubscriptionRejected(StreamError, Terminal):
 
 
 class MalformedEvent(StreamError, Terminal):
-    """A frame that cannot be parsed as the kline event it claims to be (``raw`` kept)."""
+    """A frame that cannot be parsed as the event it claims to be (``raw`` kept)."""
 
     def __init__(self, message: str, raw: str | bytes = "") -> None:
         super().__init__(message)

@@ -1,10 +1,11 @@
-"""Async client of the USD-M kline streams, with per-stream health metrics (no Prefect).
+"""Async client of the futures market streams, with per-stream health metrics (no Prefect).
 
 Built on websockets' asyncio API. One connection per 200 streams, each subscribed with a
 single ``SUBSCRIBE`` carrying the list of streams (one incoming message, far below
-Binance's 10 per second). Frames are parsed by :func:`exchange.klines_ws.parse_frame`;
-every event is measured (lag, order, duplicates) and put in a bounded per-stream buffer
-whose overflow is counted. A connection the server closes mid-run is reopened and
+Binance's 10 per second). Kline and mark-price streams (:func:`exchange.ws_events.stream_kind`)
+may be mixed. Frames are parsed by :func:`exchange.ws_events.parse_frame` in
+:meth:`KlineStreamClient.receive`, which has no I/O; every event is measured (lag, order,
+duplicates) and put in a bounded per-stream buffer whose overflow is counted. A connection the server closes mid-run is reopened and
 resubscribed ``StreamConfig.reconnects`` times (once by default) and the disconnect is
 kept for the report. ``stop()`` is idempotent and bounded by ``close_timeout``.
 
@@ -30,12 +31,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from .config import DEFAULT_WS_URL
 from .errors import InvalidInput, MalformedEvent, StreamConnectFailed
-from .klines_ws import (
+from .ws_events import (
+    KLINE,
     MAX_STREAMS_PER_CONNECTION,
     KlineEvent,
     Reply,
+    StreamEvent,
+    event_stream,
     parse_frame,
     raw_url,
+    stream_kind,
     subscribe_request,
 )
 
@@ -79,6 +84,7 @@ class StreamStats:
 
     stream: str
     connection: int
+    kind: str = KLINE  # kline | markPrice (exchange.ws_events.stream_kind)
     ack: str = "not-sent"  # not-sent | pending | ok | rejected | no-reply
     ack_error: str = ""
     first_event_s: float | None = None  # from SUBSCRIBE to the first event
@@ -125,13 +131,18 @@ class SampleResult:
 
 
 class KlineStreamClient:
-    """Subscribe to kline streams and measure them; an async context manager.
+    """Subscribe to kline and mark-price streams and measure them; an async context manager.
 
     Args:
         config: URLs, timeouts, buffer size.
-        streams: stream names, e.g. ``btcusdt@kline_1m``.
+        streams: stream names, e.g. ``btcusdt@kline_1m``, ``btcusdt@markPrice@1s``.
         clock_offset_ms: exchange clock minus local clock, added to local receive times
             before computing lag against an event's ``E``.
+
+    Raises:
+        InvalidInput: no streams, a stream of another kind, both speeds of one symbol's
+            mark price (their events cannot be told apart), or ``streams_per_connection``
+            out of range.
     """
 
     def __init__(
@@ -141,6 +152,15 @@ class KlineStreamClient:
             raise InvalidInput("no streams to subscribe to")
         if not 1 <= config.streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
             raise InvalidInput(f"streams_per_connection must be 1..{MAX_STREAMS_PER_CONNECTION}")
+        kinds = {name: stream_kind(name) for name in streams}
+        filed_under = {event_stream(name): name for name in kinds}
+        if len(filed_under) < len(kinds):
+            raise InvalidInput(
+                "subscribe to one speed of a symbol's mark price (@markPrice or @markPrice@1s): "
+                "their events do not say which they belong to"
+            )
+        # an event's stream (raw: as the parser names it; combined: as subscribed) -> ours
+        self._routes = {**filed_under, **{name: name for name in kinds}}
         self.config = config
         self.clock_offset_ms = clock_offset_ms
         self.url = raw_url(config.base_url)
@@ -151,9 +171,9 @@ class KlineStreamClient:
         for conn in self.connections:
             for name in conn.streams:
                 self.stats[name] = StreamStats(
-                    name, conn.index, lag_ms=deque(maxlen=config.lag_samples)
+                    name, conn.index, kinds[name], lag_ms=deque(maxlen=config.lag_samples)
                 )
-        self.buffers: dict[str, deque[KlineEvent]] = {
+        self.buffers: dict[str, deque[StreamEvent]] = {
             name: deque(maxlen=config.buffer_size) for name in self.stats
         }
         self.data_ready = asyncio.Event()
@@ -215,7 +235,7 @@ class KlineStreamClient:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def drain(self, stream: str) -> list[KlineEvent]:
+    def drain(self, stream: str) -> list[StreamEvent]:
         """Take the buffered events of one stream (oldest first)."""
         buf = self.buffers[stream]
         out = list(buf)
@@ -304,35 +324,47 @@ class KlineStreamClient:
         offset = self.clock_offset_ms
         while True:
             text = await ws.recv()  # raises ConnectionClosed, also on a clean close
-            recv_ms = time.time() * 1000 + offset
-            try:
-                msg = parse_frame(text)
-            except MalformedEvent as exc:
-                self._parse_failure(exc)
-                continue
-            if isinstance(msg, Reply):
-                self._reply(msg)
-                continue
-            s = self.stats.get(msg.stream)
-            if s is None:
-                continue  # a stream we did not ask for
-            self._record(s, msg, recv_ms)
+            self.receive(text, time.time() * 1000 + offset)
 
-    def _record(self, s: StreamStats, event: KlineEvent, recv_ms: float) -> None:
+    def receive(self, text: str | bytes, recv_ms: float) -> None:
+        """Parse one frame and measure it (no I/O): a reply settles its SUBSCRIBE, an event
+        of a subscribed stream is counted, timed and buffered, a bad frame is counted.
+
+        Args:
+            text: the frame as received.
+            recv_ms: its receipt time on the exchange's clock (local time + offset), in ms.
+        """
+        try:
+            msg = parse_frame(text)
+        except MalformedEvent as exc:
+            self._parse_failure(exc)
+            return
+        if isinstance(msg, Reply):
+            self._reply(msg)
+            return
+        name = self._routes.get(msg.stream)
+        if name is not None:  # else a stream we did not ask for
+            self._record(self.stats[name], msg, recv_ms)
+
+    def _record(self, s: StreamStats, event: StreamEvent, recv_ms: float) -> None:
         now = time.monotonic()
         s.events += 1
         if s.first_event_s is None and s._subscribed_at is not None:
             s.first_event_s = now - s._subscribed_at
         s._last_event_at = now
         s.lag_ms.append(recv_ms - event.event_time_ms)
-        key = (event.event_time_ms, event.open_time_ms, event.close, event.volume, event.closed)
+        key = event.key
         if key == s._last_key:
             s.duplicates += 1
         elif s._last_event_ms is not None and event.event_time_ms < s._last_event_ms:
             s.out_of_order += 1
         s._last_key = key
         s._last_event_ms = max(s._last_event_ms or 0, event.event_time_ms)
-        if event.closed and (not s.closed or s.closed[-1].open_time_ms != event.open_time_ms):
+        if (
+            isinstance(event, KlineEvent)
+            and event.closed
+            and (not s.closed or s.closed[-1].open_time_ms != event.open_time_ms)
+        ):
             s.closed.append(event)
         buf = self.buffers[s.stream]
         if len(buf) == buf.maxlen:

@@ -407,7 +407,7 @@ def liveness(
 
     def body() -> int:
         settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
-        from exchange.klines_ws import check_ws_url
+        from exchange.ws_events import check_ws_url
         from warehouse.files import check_path
 
         syms, notes = parse_symbols(symbols)

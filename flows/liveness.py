@@ -1,4 +1,10 @@
-"""The ws-liveness flow: sample kline streams, cross-check with REST, publish a report."""
+"""The ws-liveness flow: sample kline streams, cross-check with REST, publish a report.
+
+The one composition of the liveness check: :mod:`liveness.probe` (as tasks), then the
+pure :func:`liveness.diagnosis.build_report` and :func:`liveness.report.render_report`.
+It chooses what :mod:`liveness` leaves to its caller: the streams (every symbol x
+interval's kline stream) and the route rule (USDⓈ-M futures' ``/market``).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,12 @@ from prefect import flow, get_run_logger, runtime
 
 from exchange.config import mask_secret
 from exchange.errors import ExchangeError, InvalidInput
-from exchange.klines_ws import check_ws_url, stream_name
-from exchange.liveness import FAIL, WARN, LivenessReport, build_report, render_report
 from exchange.rest import RestClient
 from exchange.stream import StreamConfig
+from exchange.ws_events import USDM_MARKET_ROUTE, RequiredRoute, stream_name
+from liveness.checks import FAIL, WARN
+from liveness.diagnosis import build_report
+from liveness.report import LivenessReport, render_report
 from tasks.liveness import (
     clock_offset_task,
     cross_check_task,
@@ -31,6 +39,9 @@ from .inputs import check_listed, check_seconds, parse_intervals, parse_symbols
 from .outcomes import reports_failures
 from .runinfo import run_label
 from .settings import Settings
+
+# The USDⓈ-M futures streams are served only under /market (binance-api.md §5.1).
+REQUIRED_ROUTE: RequiredRoute | None = USDM_MARKET_ROUTE
 
 
 def versions() -> dict[str, str]:
@@ -65,8 +76,7 @@ def ws_liveness(
     settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
     syms, notes = parse_symbols(symbols)
     ivs = parse_intervals(intervals)
-    window = check_seconds(seconds)
-    check_ws_url(settings.ws_url)
+    window = check_seconds(seconds)  # the URLs were checked by Settings.from_env
     check_path(settings.db_path)
     for note in notes:
         logger.info(note)
@@ -104,6 +114,7 @@ def ws_liveness(
         versions=versions(),
         stall_after=config.stall_after,
         clock_offset_ms=offset,
+        required_route=REQUIRED_ROUTE,
     )
     markdown = render_report(report)
     if report_path:

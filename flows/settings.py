@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from exchange.archive import ArchiveConfig
 from exchange.config import RestConfig
 from exchange.errors import InvalidInput
-from exchange.klines_ws import check_ws_url
 from exchange.markets import DEFAULT_MARKET, DEFAULT_NETWORK, MARKETS, MarketSpec, check_network
+from exchange.ws_events import check_ws_url
 
 DATA_DIR = Path("data")
 # A series with nothing stored starts this many candles before now (1,000 candles:

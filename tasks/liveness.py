@@ -1,4 +1,5 @@
-"""Prefect tasks of the ws-liveness flow: thin wrappers with no retries of their own.
+"""Prefect tasks of the ws-liveness flow: thin wrappers of :mod:`liveness.probe` and the
+warehouse, with no retries of their own.
 
 A retry would resample the streams and change what is being diagnosed; the REST client
 retries its own requests. No task persists its result.
@@ -11,9 +12,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from exchange.errors import ExchangeError
-from exchange.liveness import CandleCheck, clock_offset_ms, cross_check, run_sample
 from exchange.rest import RestClient
 from exchange.stream import SampleResult, StreamConfig
+from liveness.checks import CandleCheck
+from liveness.probe import clock_offset_ms, cross_check, run_sample
 from warehouse.store import Warehouse
 
 ARTIFACT_KEY = "ws-liveness"

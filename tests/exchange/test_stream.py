@@ -1,4 +1,9 @@
-"""The stream client and the liveness verdicts against the simulator: one test per diagnosis."""
+"""The stream client against the simulator: what it measures (the verdicts on those
+measurements are tested without sockets in tests/liveness/).
+
+Most tests run until what they wait for has happened, not through a fixed window; only
+silence and a stall need one.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,12 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from exchange.config import RestConfig
-from exchange.liveness import FAIL, NOT_OBSERVED, PASS, WARN, LivenessReport, check_liveness
-from exchange.rest import RestClient
-from exchange.stream import KlineStreamClient, StreamConfig
+from exchange.errors import InvalidInput
+from exchange.stream import KlineStreamClient, SampleResult, StreamConfig, sample_streams
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS
 
@@ -33,29 +36,41 @@ def live(market: Market) -> Iterator[Simulator]:
 
 def config(base_url: str, **overrides: object) -> StreamConfig:
     values: dict[str, object] = dict(
-        base_url=base_url, open_timeout=2.0, ack_timeout=1.0, close_timeout=0.5, stall_after=0.3
+        base_url=base_url, open_timeout=2.0, ack_timeout=1.0, close_timeout=0.5
     )
     values.update(overrides)
     return StreamConfig(**values)  # type: ignore[arg-type]
 
 
-def check(
-    sim: Simulator,
+def run_until(
+    url: str,
     streams: list[str],
-    seconds: float = 0.6,
-    ws_url: str | None = None,
+    done: Callable[[KlineStreamClient], bool],
+    timeout: float = 5.0,
+    offset_ms: int = 0,
     **cfg: object,
-) -> LivenessReport:
-    rest = RestClient(RestConfig(base_url=sim.url, backoff_base=0.001, max_retries=1))
-    return check_liveness(
-        config(ws_url or sim.ws_url, **cfg), rest, streams, seconds, run_id="test"
-    )
+) -> KlineStreamClient:
+    """Subscribe, drain like a consumer until ``done(client)``, stop; the stopped client."""
+
+    async def go() -> KlineStreamClient:
+        client = KlineStreamClient(config(url, **cfg), streams, offset_ms)
+        async with client:
+            await client.wait_subscribed()
+            async with asyncio.timeout(timeout):
+                while not done(client):
+                    client.data_ready.clear()
+                    for name in streams:
+                        client.drain(name)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.02):
+                            await client.data_ready.wait()
+        return client
+
+    return asyncio.run(go())
 
 
-def status(report: LivenessReport, check_name: str, stream: str = BTC) -> tuple[str, str]:
-    s = next(s for s in report.streams if s.stream == stream)
-    c = next(c for c in s.checks if c.name == check_name)
-    return c.status, c.detail
+def sample(url: str, streams: list[str], seconds: float, **cfg: object) -> SampleResult:
+    return asyncio.run(sample_streams(config(url, **cfg), streams, seconds))
 
 
 def free_port() -> int:
@@ -64,43 +79,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def close_soon(sim: Simulator, ms_before: int = 400) -> None:
-    """Move the clock so the open candle closes ``ms_before`` into the sample."""
-    sim.clock.advance(CANDLE_END - ms_before - sim.clock.now_ms())
+def test_a_healthy_stream_is_measured_and_its_closed_candle_kept(live: Simulator) -> None:
+    live.clock.advance(CANDLE_END - 300 - live.clock.now_ms())  # closes 0.3 s from now
+    offset = live.clock.now_ms() - int(time.time() * 1000)  # the simulator's clock runs in 2026
+    client = run_until(
+        live.ws_url, [BTC, ETH], lambda c: all(s.closed for s in c.stats.values()), offset_ms=offset
+    )
+    conn = client.connections[0]
+    assert conn.connect_ms is not None and conn.connect_ms > 0 and conn.disconnects == []
+    for name in (BTC, ETH):
+        s = client.stats[name]
+        assert (s.ack, s.kind, s.parse_failures, s.overflow) == ("ok", "kline", 0, 0)
+        assert s.events > 5 and len(s.lag_ms) == s.events and 0 <= min(s.lag_ms) < 500
+        assert s.first_event_s is not None and s.first_event_s < 0.5
+        assert [(e.open_time_ms, e.closed) for e in s.closed] == [(CANDLE_END - 60_000, True)]
+        assert s.silence_at_end_s is not None and s.silence_at_end_s < 0.5
 
 
-def test_a_healthy_sample_passes_and_its_closed_candles_equal_rest(live: Simulator) -> None:
-    close_soon(live)
-    report = check(live, [BTC, ETH], seconds=1.0)
-    assert report.verdict == PASS and report.healthy and report.diagnosis == []
-    for stream in (BTC, ETH):
-        assert status(report, "rest", stream) == (
-            PASS,
-            "1 closed candles identical to REST, field by field",
-        )
-        m = next(s for s in report.streams if s.stream == stream).metrics
-        assert m["events"] > 10 and m["closed_seen"] == 1 and m["parse_failures"] == 0
-        assert m["lag_p95_ms"] is not None and 0 <= m["lag_p50_ms"] < 500
-        assert m["connect_ms"] > 0 and m["first_event_s"] < 0.5
-
-
-def test_a_window_without_a_close_is_not_observed_not_failed(live: Simulator) -> None:
-    report = check(live, [BTC], seconds=0.3)
-    assert status(report, "rest")[0] == NOT_OBSERVED
-    assert report.verdict == PASS and "not observed" in report.notes[0]
-
-
-def test_tcp_refused_is_a_dns_tcp_failure(live: Simulator) -> None:
-    report = check(live, [BTC], ws_url=f"ws://127.0.0.1:{free_port()}/market")
-    assert report.verdict == FAIL and not report.healthy
-    assert status(report, "connect")[1].startswith("DNS/TCP failure")
-    assert status(report, "events")[0] == "SKIP"
-    assert "firewall" in report.next_steps[0]
-
-
-def test_an_unknown_host_is_a_dns_tcp_failure(live: Simulator) -> None:
-    report = check(live, [BTC], ws_url="ws://no-such-host.invalid/market")
-    assert status(report, "connect")[1].startswith("DNS/TCP failure")
+def test_tcp_refused_and_an_unknown_host_fail_at_dns_tcp() -> None:
+    for url in (f"ws://127.0.0.1:{free_port()}/market", "ws://no-such-host.invalid/market"):
+        conn = sample(url, [BTC], 5.0).connections[0]  # returns at once: nothing connected
+        assert conn.failure_stage == "dns_tcp" and conn.failure_detail, url
 
 
 @pytest.fixture
@@ -122,96 +121,80 @@ def plain_http_port() -> Iterator[int]:
     server.close()
 
 
-def test_tls_against_a_plain_server_is_a_tls_failure(live: Simulator, plain_http_port: int) -> None:
-    report = check(live, [BTC], ws_url=f"wss://127.0.0.1:{plain_http_port}/market")
-    assert report.verdict == FAIL
-    assert status(report, "connect")[1].startswith("TLS failure")
+def test_tls_against_a_plain_server_fails_at_tls(plain_http_port: int) -> None:
+    conn = sample(f"wss://127.0.0.1:{plain_http_port}/market", [BTC], 5.0).connections[0]
+    assert conn.failure_stage == "tls"
 
 
-@pytest.mark.parametrize(("code", "hint"), [(451, "location"), (403, "WAF")])
-def test_a_refused_upgrade_names_the_status(live: Simulator, code: int, hint: str) -> None:
+@pytest.mark.parametrize("code", [451, 403])
+def test_a_refused_upgrade_keeps_its_status(live: Simulator, code: int) -> None:
     live.ws.settings.update(reject_upgrade=code)
-    report = check(live, [BTC])
-    assert status(report, "connect") == (FAIL, f"HTTP upgrade refused: HTTP {code}")
-    assert hint in report.next_steps[0]
+    conn = sample(live.ws_url, [BTC], 5.0).connections[0]
+    assert (conn.failure_stage, conn.failure_status, conn.failure_detail) == (
+        "upgrade",
+        code,
+        f"HTTP {code}",
+    )
 
 
-def test_a_rejected_subscription_quotes_the_server(live: Simulator) -> None:
+def test_a_rejected_subscription_keeps_the_servers_words(live: Simulator) -> None:
     live.ws.settings.update(subscribe_error="Invalid request: too many parameters")
-    report = check(live, [BTC, ETH])
-    assert status(report, "subscribe") == (
-        FAIL,
-        "subscription rejected by the server: code 2: Invalid request: too many parameters",
-    )
-    assert report.diagnosis[0].startswith(f"{BTC}, {ETH}: subscription rejected")
+    client = run_until(live.ws_url, [BTC, ETH], lambda c: True)
+    for name in (BTC, ETH):
+        assert (client.stats[name].ack, client.stats[name].ack_error) == (
+            "rejected",
+            "code 2: Invalid request: too many parameters",
+        )
 
 
-def test_silence_on_the_legacy_route_blames_the_missing_market_route(live: Simulator) -> None:
-    report = check(live, [BTC], ws_url=live.ws_url.removesuffix("/market"))
-    assert status(report, "subscribe")[0] == PASS
-    text = status(report, "events")
-    assert text[0] == FAIL and "subscribed but silent" in text[1] and "/market route" in text[1]
-    assert "KLINES_WS_URL=wss://fstream.binance.com/market" in report.next_steps[0]
+def test_the_legacy_route_acknowledges_then_stays_silent(live: Simulator) -> None:
+    s = sample(live.ws_url.removesuffix("/market"), [BTC], 0.3).streams[0]
+    assert (s.ack, s.events, s.first_event_s, s.silence_at_end_s) == ("ok", 0, None, None)
 
 
-def test_silence_on_the_market_route_is_still_a_fail(live: Simulator) -> None:
-    live.ws.settings.update(stall_after_s=0.0)
-    report = check(live, [BTC])
-    assert status(report, "events") == (FAIL, "subscribed but silent: 0 events in 0.6 s")
-    assert "/market" not in report.diagnosis[0]
-
-
-def test_a_stream_that_stops_is_stalled(live: Simulator) -> None:
+def test_a_stream_that_stops_is_measured_silent_at_the_end(live: Simulator) -> None:
     live.ws.settings.update(stall_after_s=0.15)
-    report = check(live, [BTC], seconds=0.8)
-    state, detail = status(report, "stall")
-    assert (
-        state == FAIL
-        and detail.startswith("stream stalled after")
-        and "nothing for the last" in detail
-    )
-    assert status(report, "events")[0] == PASS
+    s = sample(live.ws_url, [BTC], 0.5).streams[0]
+    assert s.events > 0 and s.silence_at_end_s is not None and s.silence_at_end_s > 0.25
 
 
-def test_a_server_disconnect_is_reconnected_once_and_reported(live: Simulator) -> None:
-    live.ws.settings.update(max_age_s=0.4)
-    report = check(live, [BTC], seconds=0.7)
-    state, detail = status(report, "connection")
-    assert state == WARN and report.verdict == WARN and report.healthy
-    assert "disconnected by the server mid-sample" in detail and "reconnected once" in detail
-    assert "close code 1000 (connection age limit reached)" in detail
-    assert status(report, "stall")[0] == PASS  # events flowed again after the reconnect
+def test_a_server_disconnect_is_reconnected_once_and_recorded(live: Simulator) -> None:
+    live.ws.settings.update(max_age_s=0.3)
+    after: dict[str, int] = {}
+
+    def events_again(c: KlineStreamClient) -> bool:
+        if not c.connections[0].reconnects:
+            return False
+        after.setdefault("events", c.stats[BTC].events)
+        return c.stats[BTC].events > after["events"] + 2
+
+    client = run_until(live.ws_url, [BTC], events_again)
+    conn = client.connections[0]
+    assert (conn.reconnects, conn.reconnect_failure, len(conn.disconnects)) == (1, "", 1)
+    assert "close code 1000 (connection age limit reached)" in conn.disconnects[0]
+    assert conn.disconnects[0].startswith("at +0.")
+    assert client.stats[BTC].ack == "ok"  # resubscribed
 
 
-def test_a_second_disconnect_fails(live: Simulator) -> None:
+def test_a_second_disconnect_is_not_reconnected(live: Simulator) -> None:
     live.ws.settings.update(max_age_s=0.2)
-    report = check(live, [BTC], seconds=0.8, stall_after=5.0)
-    state, detail = status(report, "connection")
-    assert state == FAIL and "closed again after the one reconnect" in detail
+    client = run_until(live.ws_url, [BTC], lambda c: len(c.connections[0].disconnects) == 2)
+    conn = client.connections[0]
+    assert conn.reconnects == 1 and len(conn.disconnects) == 2
+    assert live.ws.counts["connections"] == 2
 
 
-def test_unparseable_frames_fail_with_an_example(live: Simulator) -> None:
+def test_unparseable_frames_are_counted_with_an_example(live: Simulator) -> None:
     live.ws.settings.update(malformed_every=3)
-    report = check(live, [BTC])
-    state, detail = status(report, "parse")
-    assert state == FAIL and "frames could not be parsed" in detail and "decimal string" in detail
-
-
-def test_rest_ws_disagreement_lists_the_field(live: Simulator) -> None:
-    live.ws.settings.update(wrong_data=True)
-    close_soon(live)
-    report = check(live, [BTC], seconds=0.8)
-    state, detail = status(report, "rest")
-    assert state == FAIL and detail.startswith("REST/WS disagreement on 1 of 1 closed candles")
-    assert "2026-11-02 00:07: close ws " in detail and "≠ rest" in detail
-    assert "reconciling them with REST" in report.next_steps[0]
+    client = run_until(live.ws_url, [BTC], lambda c: c.stats[BTC].parse_failures >= 2)
+    s = client.stats[BTC]
+    assert s.events > 0 and "decimal string" in s.parse_examples[0]
 
 
 def test_server_pings_are_answered(live: Simulator) -> None:
-    live.ws.settings.update(ping_interval_s=0.15, pong_timeout_s=0.1)
-    report = check(live, [BTC], seconds=0.8)
-    assert status(report, "connection") == (PASS, "no disconnect")
-    assert live.ws.counts["closed_no_pong"] == 0
+    live.ws.settings.update(ping_interval_s=0.1, pong_timeout_s=0.1)
+    result = sample(live.ws_url, [BTC], 0.5)
+    assert result.connections[0].disconnects == [] and live.ws.counts["closed_no_pong"] == 0
 
 
 def test_stop_is_idempotent_and_bounded_when_the_close_is_never_answered(live: Simulator) -> None:
@@ -247,11 +230,22 @@ def test_a_full_buffer_counts_what_it_drops(live: Simulator) -> None:
 
 def test_streams_are_spread_over_connections_with_one_subscribe_each(live: Simulator) -> None:
     streams = [BTC, ETH, "solusdt@kline_1m"]
-    report = check(live, streams, streams_per_connection=2)
-    assert report.verdict == PASS
+    client = run_until(
+        live.ws_url,
+        streams,
+        lambda c: all(s.events for s in c.stats.values()),
+        streams_per_connection=2,
+    )
+    assert [c.streams for c in client.connections] == [[BTC, ETH], ["solusdt@kline_1m"]]
     assert live.ws.counts["connections"] == 2 and live.ws.counts["subscribe_requests"] == 2
 
 
-def test_more_than_200_streams_per_connection_is_refused() -> None:
+def test_what_cannot_be_subscribed_is_refused_before_connecting() -> None:
     with pytest.raises(ValueError, match="1..200"):
         KlineStreamClient(StreamConfig(streams_per_connection=201), [BTC])
+    with pytest.raises(InvalidInput, match="no streams"):
+        KlineStreamClient(StreamConfig(), [])
+    with pytest.raises(InvalidInput, match="unsupported stream 'btcusdt@depth'"):
+        KlineStreamClient(StreamConfig(), [BTC, "btcusdt@depth"])
+    with pytest.raises(InvalidInput, match="one speed of a symbol's mark price"):
+        KlineStreamClient(StreamConfig(), ["btcusdt@markPrice", "btcusdt@markPrice@1s"])

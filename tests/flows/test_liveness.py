@@ -1,10 +1,10 @@
-"""``klines liveness``: the report (pure, literal data), then real flow runs against the simulator."""
+"""``klines liveness``: real flow runs against the simulator (the verdicts and the report
+itself are tested without sockets in tests/liveness/)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -12,89 +12,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from exchange.klines_ws import FieldMismatch
-from exchange.liveness import (
-    CHECKS,
-    CandleCheck,
-    Check,
-    LivenessReport,
-    StreamReport,
-    render_report,
-)
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS
 from tests.flows.helpers import klines
 
 KEY = "6qv2KVTjQx8LmP0aZ3rT9wYbN4cVh7Ks1NiD"
-
-
-def literal_report() -> LivenessReport:
-    ok = [Check(n, "PASS", "fine") for n in ("connect", "subscribe", "events")]
-    return LivenessReport(
-        run_id="run-1",
-        started_at=datetime(2026, 11, 2, 0, 7, 30, tzinfo=UTC),
-        ws_url="wss://fstream.binance.com/market",
-        rest_url="https://fapi.binance.com",
-        seconds=30.0,
-        api_key_masked="6qv2KVTj...1NiD",
-        versions={"Python": "3.11.7", "websockets": "16.1.1"},
-        clock_offset_ms=-12,
-        streams=[
-            StreamReport("btcusdt@kline_1m", ok, {"events": 120, "lag_p95_ms": 85.0}),
-            StreamReport(
-                "ethusdt@kline_1m",
-                [*ok, Check("rest", "FAIL", "REST/WS disagreement on 1 of 1 closed candles")],
-                {"events": 118, "lag_p95_ms": None},
-                [CandleCheck(NOW_MS - 90_000, [FieldMismatch("close", "3200.01", "3200.00")])],
-            ),
-        ],
-        diagnosis=["ethusdt@kline_1m: REST/WS disagreement on 1 of 1 closed candles"],
-        next_steps=["Do not store WebSocket candles without reconciling them with REST."],
-    )
-
-
-def test_the_report_has_metadata_summary_verdict_diagnosis_and_details() -> None:
-    text = render_report(literal_report())
-    assert text.startswith("# WebSocket liveness: FAIL\n")
-    for expected in (
-        "- **time (UTC):** 2026-11-02 00:07:30\n",
-        "- **WebSocket URL:** `wss://fstream.binance.com/market`\n",
-        "- **REST URL:** `https://fapi.binance.com`\n",
-        "- **streams:** `btcusdt@kline_1m`, `ethusdt@kline_1m`\n",
-        "- **clock offset:** -12 ms (exchange − local)\n",
-        "- **API key:** 6qv2KVTj...1NiD\n",
-        "- **versions:** Python 3.11.7, websockets 16.1.1\n",
-        # five columns: the checks that did not pass are named, the rest follow per stream
-        "| stream | verdict | events | lag p95 | checks not passed |\n|---|---|---|---|---|\n",
-        "| `btcusdt@kline_1m` | **PASS** | 120 | 85 ms | 7 skipped |\n",
-        "| `ethusdt@kline_1m` | **FAIL** | 118 | – | rest FAIL; 6 skipped |\n",
-        "## Verdict: FAIL\n\nUnhealthy: see the diagnosis.",
-        "- ethusdt@kline_1m: REST/WS disagreement on 1 of 1 closed candles",
-        "1. Do not store WebSocket candles without reconciling them with REST.",
-        "### `ethusdt@kline_1m`: FAIL",
-        "- **rest** FAIL: REST/WS disagreement on 1 of 1 closed candles\n",
-        "- numbers: events 118, lag_p95_ms –",
-        "| 2026-11-02 00:06 | close: ws 3200.01 ≠ rest 3200.00 |",
-    ):
-        assert expected in text, expected
-
-
-def test_the_report_has_no_table_without_a_header_and_no_row_wider_than_five_columns() -> None:
-    lines = render_report(literal_report()).splitlines()
-    tables = [i for i, line in enumerate(lines) if line.startswith("|---")]
-    assert all(lines[i - 1].strip("| ") for i in tables)  # every table has a real header
-    assert max(line.count("|") for line in lines) <= 6
-
-
-def test_a_healthy_report_says_so() -> None:
-    report = literal_report()
-    report.streams = report.streams[:1]
-    report.diagnosis, report.next_steps = [], []
-    report.streams[0].checks = [Check(n, "PASS", "fine") for n in CHECKS]
-    report.streams[0].metrics["events_per_s"] = 4.0
-    text = render_report(report)
-    assert "# WebSocket liveness: PASS" in text and "- nothing wrong was seen" in text
-    assert "| `btcusdt@kline_1m` | **PASS** | 120 (4/s) | 85 ms | none |" in text
 
 
 @pytest.fixture

@@ -1,4 +1,11 @@
-"""Kline stream messages of the USD-M WebSocket API, as pure functions (no I/O).
+"""Market-stream messages of Binance's futures WebSocket API, as pure functions (no I/O).
+
+The protocol core beside the client in :mod:`exchange.stream`: stream names and URLs,
+control requests and replies, and the events of the two stream kinds we read:
+
+- ``kline``: ``<symbol>@kline_<interval>`` -> :class:`KlineEvent`;
+- ``markPrice``: ``<symbol>@markPrice`` (every 3 s) or ``<symbol>@markPrice@1s`` ->
+  :class:`MarkPriceEvent`.
 
 Binance's one-letter fields are renamed once, here. Prices and volumes become
 ``Decimal`` built from the exchange's strings, so ``str(value)`` gives back the exact
@@ -14,12 +21,44 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from .config import DEFAULT_WS_URL
 from .errors import InvalidInput, MalformedEvent
 
 MARKET_ROUTE = "/market"
 # Binance documents up to 1024 streams per connection today and 200 in older pages;
 # we stay at 200 (binance-api.md §5.4).
 MAX_STREAMS_PER_CONNECTION = 200
+# The stream kinds, as :func:`stream_kind` names them.
+KLINE, MARK_PRICE = "kline", "markPrice"
+STREAM_KINDS = (KLINE, MARK_PRICE)
+
+
+@dataclass(frozen=True)
+class RequiredRoute:
+    """A URL path an exchange serves its market streams under, and nowhere else.
+
+    On a URL without it the server still acknowledges SUBSCRIBE, then sends nothing
+    (binance-api.md §5.1): the liveness diagnosis names the missing route as the likely
+    cause of silence. Exchanges without such a rule have none (``None``).
+
+    Attributes:
+        path: the route, e.g. ``/market``.
+        url: the documented base URL on it, suggested in the advice.
+        since: the date (``YYYY-MM-DD``) the exchange began to require it.
+    """
+
+    path: str
+    url: str
+    since: str
+
+    def served_by(self, base_url: str) -> bool:
+        """Whether a WebSocket base URL is on this route (a trailing ``/`` is allowed)."""
+        return urlsplit(base_url).path.rstrip("/").endswith(self.path)
+
+
+# USDⓈ-M futures: klines, mark price and the other regular market streams live only
+# under /market since the 2026-04-23 retirement of the legacy URLs (binance-api.md §5.1).
+USDM_MARKET_ROUTE = RequiredRoute(MARKET_ROUTE, DEFAULT_WS_URL, "2026-04-23")
 
 
 @dataclass(frozen=True)
@@ -44,6 +83,37 @@ class KlineEvent:
     quote_volume: Decimal
     taker_buy_base_volume: Decimal
     taker_buy_quote_volume: Decimal
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What makes two events the same update: a repeat of the key is a duplicate."""
+        return (self.event_time_ms, self.open_time_ms, self.close, self.volume, self.closed)
+
+
+@dataclass(frozen=True)
+class MarkPriceEvent:
+    """One ``markPriceUpdate`` event: mark and index price, funding, at ``event_time_ms``.
+
+    ``funding_rate`` and ``next_funding_time_ms`` are None for a delivery contract
+    (COIN-M sends ``"r": ""`` and ``"T": 0`` for them).
+    """
+
+    stream: str
+    event_time_ms: int
+    symbol: str
+    mark_price: Decimal
+    index_price: Decimal
+    estimated_settle_price: Decimal
+    funding_rate: Decimal | None
+    next_funding_time_ms: int | None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What makes two events the same update: a repeat of the key is a duplicate."""
+        return (self.event_time_ms, self.mark_price, self.index_price, self.funding_rate)
+
+
+StreamEvent = KlineEvent | MarkPriceEvent
 
 
 @dataclass(frozen=True)
@@ -74,9 +144,36 @@ def stream_name(symbol: str, interval: str) -> str:
     return f"{symbol.lower()}@kline_{interval}"
 
 
-def has_market_route(base_url: str) -> bool:
-    """Whether a WS base URL is on the ``/market`` route klines live under since 2026-04-23."""
-    return urlsplit(base_url).path.rstrip("/").endswith(MARKET_ROUTE)
+def mark_price_stream(symbol: str, every_second: bool = False) -> str:
+    """``BTCUSDT`` -> ``btcusdt@markPrice`` (every 3 s), or ``btcusdt@markPrice@1s``."""
+    return f"{symbol.lower()}@markPrice" + ("@1s" if every_second else "")
+
+
+def stream_kind(name: str) -> str:
+    """The kind of a stream name: ``kline`` or ``markPrice``.
+
+    Raises:
+        InvalidInput: a stream of another kind (depth, aggTrade, ...), or no symbol.
+    """
+    symbol, _, rest = name.partition("@")
+    if symbol and rest.startswith("kline_") and len(rest) > len("kline_"):
+        return KLINE
+    if symbol and rest in ("markPrice", "markPrice@1s"):
+        return MARK_PRICE
+    raise InvalidInput(
+        f"unsupported stream {name!r}: use <symbol>@kline_<interval>, <symbol>@markPrice "
+        "or <symbol>@markPrice@1s"
+    )
+
+
+def event_stream(name: str) -> str:
+    """The stream name an event of stream ``name`` is filed under.
+
+    An event on the raw endpoint does not name its stream, so the parser names it from
+    the payload: a kline's name is exact, but a mark-price event does not say its speed,
+    so ``btcusdt@markPrice@1s`` and ``btcusdt@markPrice`` are both filed under the latter.
+    """
+    return name.removesuffix("@1s") if name.endswith("@markPrice@1s") else name
 
 
 def raw_url(base_url: str) -> str:
@@ -99,12 +196,12 @@ def subscribe_request(method: str, params: Sequence[str], request_id: int) -> st
     return json.dumps(body, separators=(",", ":"))
 
 
-def parse_frame(text: str | bytes) -> KlineEvent | Reply:
-    """One text frame -> a kline event (raw or combined envelope) or a control reply.
+def parse_frame(text: str | bytes) -> StreamEvent | Reply:
+    """One text frame -> an event (raw or combined envelope) or a control reply.
 
     Raises:
-        MalformedEvent: not JSON, not an object, not a kline event, or a field is
-            missing or of the wrong type.
+        MalformedEvent: not JSON, not an object, an event of another kind than kline or
+            markPriceUpdate, or a field is missing or of the wrong type.
     """
     try:
         msg = json.loads(text)
@@ -119,7 +216,12 @@ def parse_frame(text: str | bytes) -> KlineEvent | Reply:
         stream, msg = msg["stream"], msg["data"]
         if not isinstance(msg, dict):
             raise MalformedEvent("combined envelope without an object in 'data'", text)
-    return parse_kline_event(msg, stream, text)
+    kind = msg.get("e")
+    if kind == "kline":
+        return parse_kline_event(msg, stream, text)
+    if kind == "markPriceUpdate":
+        return parse_mark_price_event(msg, stream, text)
+    raise MalformedEvent(f"event type {kind!r}, expected 'kline' or 'markPriceUpdate'", text)
 
 
 def parse_kline_event(
@@ -161,6 +263,33 @@ def parse_kline_event(
         )
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise MalformedEvent(f"bad kline event: {type(exc).__name__} {exc}", raw) from exc
+
+
+def parse_mark_price_event(
+    msg: dict[str, Any], stream: str | None = None, raw: str | bytes = ""
+) -> MarkPriceEvent:
+    """A decoded ``markPriceUpdate`` event (the raw payload, not the combined envelope).
+
+    Raises:
+        MalformedEvent: a missing field, a wrong type, or another event type.
+    """
+    if msg.get("e") != "markPriceUpdate":
+        raise MalformedEvent(f"event type {msg.get('e')!r}, expected 'markPriceUpdate'", raw)
+    try:
+        symbol = _str(msg["s"])
+        next_funding = _int(msg["T"])
+        return MarkPriceEvent(
+            stream=stream or mark_price_stream(symbol),
+            event_time_ms=_int(msg["E"]),
+            symbol=symbol,
+            mark_price=_dec(msg["p"]),
+            index_price=_dec(msg["i"]),
+            estimated_settle_price=_dec(msg["P"]),
+            funding_rate=None if msg["r"] == "" else _dec(msg["r"]),
+            next_funding_time_ms=next_funding or None,
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        raise MalformedEvent(f"bad markPrice event: {type(exc).__name__} {exc}", raw) from exc
 
 
 # REST row index -> KlineEvent attribute (binance-api.md §1: the 12-field array)

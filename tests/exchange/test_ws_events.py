@@ -1,4 +1,5 @@
-"""Kline event parsing (pure): the real fstream capture, envelopes, bad frames, REST compare."""
+"""Stream event parsing (pure): the real fstream capture, envelopes, mark price, bad frames,
+stream names and kinds, REST compare."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.errors import MalformedEvent
-from exchange.klines_ws import (
+from exchange.errors import InvalidInput, MalformedEvent
+from exchange.ws_events import (
+    USDM_MARKET_ROUTE,
     KlineEvent,
+    MarkPriceEvent,
     Reply,
+    RequiredRoute,
     combined_url,
     compare_with_rest,
-    has_market_route,
+    event_stream,
+    mark_price_stream,
     parse_frame,
     raw_url,
+    stream_kind,
     stream_name,
     subscribe_request,
 )
@@ -137,9 +143,10 @@ def test_replies_and_errors_are_told_apart() -> None:
 
 def test_urls_and_requests() -> None:
     assert stream_name("BTCUSDT", "1m") == "btcusdt@kline_1m"
-    assert has_market_route("wss://fstream.binance.com/market")
-    assert has_market_route("ws://127.0.0.1:9/market/")
-    assert not has_market_route("wss://fstream.binance.com")
+    assert USDM_MARKET_ROUTE.served_by("wss://fstream.binance.com/market")
+    assert USDM_MARKET_ROUTE.served_by("ws://127.0.0.1:9/market/")
+    assert not USDM_MARKET_ROUTE.served_by("wss://fstream.binance.com")
+    assert RequiredRoute("/public", "wss://h/public", "2026-04-23").served_by("wss://h/public")
     assert raw_url("wss://h/market/") == "wss://h/market/ws"
     assert combined_url("wss://h/market", ["a@kline_1m", "b@kline_1m"]) == (
         "wss://h/market/stream?streams=a@kline_1m/b@kline_1m"
@@ -163,3 +170,69 @@ def test_compare_with_rest_lists_each_differing_field_exactly() -> None:
         ("close", "2.0", "2.00000001"),
         ("trade_count", "2", "3"),
     ]
+
+
+MARK = {
+    "e": "markPriceUpdate",
+    "E": 1562305380000,
+    "s": "BTCUSDT",
+    "p": "11794.15000000",
+    "i": "11784.62659091",
+    "P": "11784.25641265",
+    "r": "0.00038167",
+    "T": 1562306400000,
+}  # fmt: skip  (binance-api.md: the USDⓈ-M "Mark Price Stream" page's example)
+
+
+def test_a_mark_price_event_parses_exactly_raw_and_combined() -> None:
+    event = parse_frame(json.dumps(MARK))
+    assert event == MarkPriceEvent(
+        stream="btcusdt@markPrice",
+        event_time_ms=1562305380000,
+        symbol="BTCUSDT",
+        mark_price=Decimal("11794.15000000"),
+        index_price=Decimal("11784.62659091"),
+        estimated_settle_price=Decimal("11784.25641265"),
+        funding_rate=Decimal("0.00038167"),
+        next_funding_time_ms=1562306400000,
+    )
+    assert isinstance(event, MarkPriceEvent) and str(event.mark_price) == "11794.15000000"
+    wrapped = parse_frame(json.dumps({"stream": "btcusdt@markPrice@1s", "data": MARK}))
+    assert isinstance(wrapped, MarkPriceEvent) and wrapped.stream == "btcusdt@markPrice@1s"
+
+
+def test_a_delivery_contract_mark_price_has_no_funding() -> None:
+    # COIN-M sends "r": "" and "T": 0 for delivery contracts
+    frame = {**MARK, "s": "BTCUSD_201225", "r": "", "T": 0}
+    event = parse_frame(json.dumps(frame))
+    assert isinstance(event, MarkPriceEvent) and event.stream == "btcusd_201225@markPrice"
+    assert event.funding_rate is None and event.next_funding_time_ms is None
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ({**MARK, "p": 11794.15}, "decimal string"),
+        ({**MARK, "E": "1562305380000"}, "integer"),
+        ({k: v for k, v in MARK.items() if k != "i"}, "KeyError"),
+        ({**MARK, "e": "markPrice"}, "expected 'kline' or 'markPriceUpdate'"),
+    ],
+)
+def test_malformed_mark_price_events_raise_with_the_reason(
+    frame: dict[str, object], message: str
+) -> None:
+    with pytest.raises(MalformedEvent, match=message):
+        parse_frame(json.dumps(frame))
+
+
+def test_stream_kinds_and_names() -> None:
+    assert mark_price_stream("BTCUSDT") == "btcusdt@markPrice"
+    assert mark_price_stream("BTCUSDT", every_second=True) == "btcusdt@markPrice@1s"
+    assert stream_kind("btcusdt@kline_1m") == "kline"
+    assert stream_kind("btcusdt@markPrice") == stream_kind("btcusdt@markPrice@1s") == "markPrice"
+    for other in ("btcusdt@depth", "btcusdt@kline_", "@markPrice", "btcusdt@markPrice@3s"):
+        with pytest.raises(InvalidInput, match="unsupported stream"):
+            stream_kind(other)
+    # a raw-endpoint mark-price event does not say its speed: both file under @markPrice
+    assert event_stream("btcusdt@markPrice@1s") == event_stream("btcusdt@markPrice")
+    assert event_stream("btcusdt@kline_1s") == "btcusdt@kline_1s"
