@@ -92,9 +92,15 @@ class Market:
         self._lock = threading.RLock()
 
     @classmethod
-    def testnet(cls, **kwargs: object) -> Market:
-        """The same listings with other (synthetic) prices: what a testnet serves."""
-        return cls(seed=TESTNET_SEED, **kwargs)  # type: ignore[arg-type]
+    def testnet(
+        cls,
+        symbols: Sequence[SymbolSpec] | None = None,
+        maintenance: Sequence[tuple[int, int]] | None = None,
+        **markets: Sequence[SymbolSpec] | None,
+    ) -> Market:
+        """The same listings with other (synthetic) prices, volumes and maintenance windows:
+        what a testnet serves (seed :data:`TESTNET_SEED`)."""
+        return cls(symbols, maintenance, TESTNET_SEED, **markets)
 
     # ------------------------------------------------------------------ listings
 

@@ -207,7 +207,7 @@ def default_spot_symbols() -> list[SymbolSpec]:
         spot("XRPUSDT", _ms(2018, 5, 4, 8), "0.6", "0.0001", "0.1"),
         spot("SOLUSDT", _ms(2020, 8, 11, 6), "150", "0.01", "0.001"),
         spot(
-            "PEPEUSDT", _ms(2023, 5, 5, 12), "0.49317", "0.00000001", "1", underlying="1000PEPEUSDT"
+            "PEPEUSDT", _ms(2023, 5, 5, 12), "0.49317", "0.00001", "1", underlying="1000PEPEUSDT"
         ),  # fmt: skip
         spot(
             "OLDUSDT",
