@@ -485,5 +485,6 @@ def _with_bad_row(resp: Response) -> Response:
     rows = json.loads(resp.body)
     if rows and resp.status == 200:
         low = Decimal(rows[0][3])
-        rows[0][2] = "0.00000001" if low > Decimal("0.00000001") else str(low - 1)
+        unit = Decimal("0.00000001")
+        rows[0][2] = "0.00000001" if low > unit else str(low - unit)
     return Response.json(resp.status, rows)
