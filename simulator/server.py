@@ -57,6 +57,9 @@ class WsUrl(str):
         url.root = root
         return url
 
+    def __reduce__(self) -> tuple[type[WsUrl], tuple[str]]:
+        return (WsUrl, (self.root,))
+
     def __call__(self, market: str = "usdm") -> str:
         """The WebSocket base of ``market`` (``usdm``, ``coinm`` or ``spot``)."""
         if market not in PREFIXES:
