@@ -10,7 +10,8 @@ One port plays several hosts, so each market has its own path prefix and its own
 * COIN-M (dstream): ``/dstream/ws[/<stream>]`` and ``/dstream/stream?streams=...``;
 * spot: ``/spot/ws[/<stream>]`` and ``/spot/stream?streams=...`` (spot's cadence and limits:
   klines every 2 s, 1 s for ``1s``; pings every 20 s, pong within a minute, 5 messages a
-  second; request ids may also be strings or null).
+  second; request ids may also be strings or null; ``?timeUnit=MICROSECOND`` switches event
+  times to microseconds).
 
 Live ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY`` /
 ``GET_PROPERTY`` answer like Binance (§5.3). What each stream sends, and how often, is in
@@ -42,7 +43,7 @@ from websockets.server import ServerProtocol
 from simulator.clock import SimClock
 from simulator.market import Market
 from simulator.wire import Request, Response
-from simulator.ws_streams import Stream, kline_event, parse
+from simulator.ws_streams import Stream, in_microseconds, kline_event, parse
 
 __all__ = ["PREFIXES", "ROUTES", "ROUTE_PREFIXES", "WsFeed", "WsSettings", "kline_event"]
 
@@ -140,6 +141,7 @@ class _Conn:
     inbound: deque[float] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closing: bool = False
+    micros: bool = False
     events_sent: int = 0
     last_pong: float = field(default_factory=time.monotonic)
 
@@ -207,6 +209,7 @@ class WsFeed:
             response.headers[key] = value
         protocol.send_response(response)
         conn = _Conn(protocol, writer, routed, combined)
+        conn.micros = self.name == "spot" and req.query.get("timeUnit", "").upper() == "MICROSECOND"
         await self._flush(conn)
         if response.status_code != 101:
             return
@@ -394,6 +397,8 @@ class WsFeed:
                         fields_of = event["k"] if "k" in event else event
                         key = "o" if "k" in event else "p"
                         fields_of[key] = float(fields_of[key])
+                    if conn.micros:
+                        event = in_microseconds(event)
                     payload = {"stream": name, "data": event} if conn.combined else event
                     conn.protocol.send_text(json.dumps(payload, separators=(",", ":")).encode())
             await self._flush(conn)

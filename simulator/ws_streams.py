@@ -145,6 +145,16 @@ def parse(name: str, market_name: str, market: Market) -> Stream | None:
     return None
 
 
+def in_microseconds(event: dict[str, Any]) -> dict[str, Any]:
+    """A kline event with its times in microseconds (spot's ``timeUnit=MICROSECOND``)."""
+    k = event["k"]
+    return {
+        **event,
+        "E": event["E"] * 1000,
+        "k": {**k, "t": k["t"] * 1000, "T": k["T"] * 1000 + 999},
+    }
+
+
 def kline_event(
     symbol: str, interval: str, row: list[Any], event_ms: int, closed: bool
 ) -> dict[str, Any]:

@@ -96,6 +96,17 @@ def test_spot_streams_under_spot_with_1s_klines(fast: Simulator) -> None:
     assert [k[f] for f in "ohlcv"] == row[1:6] and len(k["o"].split(".")[1]) == 8
 
 
+def test_spot_events_in_microseconds_on_request(fast: Simulator) -> None:
+    async def go() -> dict[str, Any]:
+        url = fast.ws_url("spot") + "/ws/ethusdt@kline_1m?timeUnit=MICROSECOND"
+        async with connect(url) as ws:
+            return await recv_json(ws)
+
+    event = run(go())
+    assert event["E"] == NOW * 1000
+    assert (event["k"]["t"], event["k"]["T"]) == ((NOW - 30_000) * 1000, (NOW + 30_000) * 1000 - 1)
+
+
 def test_spot_defaults_its_cadence_and_takes_string_ids(sim: Simulator) -> None:
     spot = sim.ws_feeds["spot"].settings
     assert (spot.event_period_s, spot.second_event_period_s) == (2.0, 1.0)
