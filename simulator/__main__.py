@@ -1,4 +1,8 @@
-"""``python -m simulator``: run the Binance USD-M simulator until SIGINT/SIGTERM."""
+"""``python -m simulator``: run the Binance simulator (every market) until SIGINT/SIGTERM.
+
+The first line is ``simulator listening on <REST URL>``; the next ones name every market's
+bases on that one port (REST paths, the archive, the WebSocket routes).
+"""
 
 from __future__ import annotations
 
@@ -31,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± this much, uniform")
-    p.add_argument("--weight-limit", type=int, default=2400)
+    p.add_argument(
+        "--weight-limit", type=int, default=2400, help="futures pool (/fapi and /dapi together)"
+    )
     p.add_argument("--weight-window-s", type=float, default=60.0)
+    p.add_argument(
+        "--spot-weight-limit", type=int, default=None, help="spot pool (default: 2.5 × futures)"
+    )
     p.add_argument("--ban-seconds", type=float, default=120.0)
     p.add_argument(
         "--universe",
@@ -40,20 +49,48 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="default: seven symbols; full: hundreds of contracts, as a real exchangeInfo",
     )
+    p.add_argument(
+        "--network",
+        choices=("mainnet", "testnet"),
+        default="mainnet",
+        help="testnet: other (synthetic) prices, responses marked, no archive",
+    )
     return p
+
+
+def describe(sim: Simulator) -> list[str]:
+    """The lines naming every market's bases (after the first, ``listening on``, line)."""
+    archive = sim.archive_url
+    return [
+        f"  REST, one base for every market: {sim.rest_url}  "
+        "(USDⓈ-M /fapi/v1, COIN-M /dapi/v1, spot /api/v3)",
+        f"  bulk archive (set KLINES_ARCHIVE_URL): {archive}  (data/futures/um, data/futures/cm, "
+        "data/spot)"
+        if archive
+        else "  bulk archive: none (a testnet has no data.binance.vision)",
+        f"  WebSocket USDⓈ-M (set KLINES_WS_URL): {sim.ws_url('usdm')}",
+        f"  WebSocket COIN-M: {sim.ws_url('coinm')}",
+        f"  WebSocket spot: {sim.ws_url('spot')}",
+        f"  network: {sim.network}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Start the server, print its URL on one line, serve until a signal arrives."""
     args = build_parser().parse_args(argv)
+    testnet = args.network == "testnet"
+    full = args.universe == "full"
+    market = (Market.testnet if testnet else Market)(full_universe()) if full else None
     sim = Simulator(
-        Market(full_universe()) if args.universe == "full" else None,
+        market,
         host=args.host,
         port=args.port,
         weight_limit=args.weight_limit,
         weight_window_s=args.weight_window_s,
         ban_seconds=args.ban_seconds,
         frozen_ms=parse_instant(args.freeze) if args.freeze else None,
+        spot_weight_limit=args.spot_weight_limit,
+        network=args.network,
     )
     sim.faults.update(latency_ms=args.latency_ms, latency_jitter_ms=args.latency_jitter_ms)
     done = threading.Event()
@@ -65,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     sim.start()
     print(f"simulator listening on {sim.url}", flush=True)
-    print(f"WebSocket streams on {sim.ws_url} (set KLINES_WS_URL)", flush=True)
+    print("\n".join(describe(sim)), flush=True)
     try:
         while not done.wait(1.0):
             pass

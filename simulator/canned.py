@@ -67,6 +67,30 @@ def banned(ban_until_ms: int, retry_after_s: int) -> Response:
     return resp
 
 
+def spot_too_much_weight(limit: int, per: str, retry_after_s: int) -> Response:
+    """Spot's 429 / -1003 (``per`` like ``1 MINUTE``) with ``Retry-After``."""
+    resp = Response.error(
+        429,
+        -1003,
+        f"Too much request weight used; current limit is {limit} request weight per {per}. "
+        "Please use WebSocket Streams for live updates to avoid polling the API.",
+    )
+    resp.headers.append(("Retry-After", str(retry_after_s)))
+    return resp
+
+
+def spot_banned(ban_until_ms: int, retry_after_s: int) -> Response:
+    """Spot's 418 / -1003 with ``Retry-After`` = seconds left in the ban."""
+    resp = Response.error(
+        418,
+        -1003,
+        f"Way too much request weight used; IP banned until {ban_until_ms}. Please use "
+        "WebSocket Streams for live updates to avoid bans.",
+    )
+    resp.headers.append(("Retry-After", str(retry_after_s)))
+    return resp
+
+
 def restricted() -> Response:
     """451: restricted location."""
     return Response.error(451, 0, RESTRICTED_MSG)

@@ -1,31 +1,61 @@
-"""The Binance USD-M market-data endpoints served by the simulator."""
+"""The futures market-data endpoints: USDⓈ-M ``/fapi/v1`` and COIN-M ``/dapi/v1``.
+
+Both serve ``ping``, ``time``, ``exchangeInfo``, ``ticker/24hr`` and five kline kinds with
+one weight table (1, 2, 5, 10 by ``limit``; default 500, max 1500): ``klines``,
+``continuousKlines`` (``pair`` + ``contractType``), ``markPriceKlines``,
+``indexPriceKlines`` (``pair``) and ``premiumIndexKlines``. Paging differs:
+
+* USDⓈ-M pages forward from ``startTime`` (the first ``limit`` candles), or returns the last
+  ``limit`` up to ``endTime`` / now without it;
+* COIN-M allows at most 200 days between ``startTime`` and ``endTime`` (-1127) and returns
+  the most recent ``limit`` candles counting back from ``endTime``; with only ``startTime``,
+  ``endTime`` = ``startTime`` + 200 days (at most now); with only ``endTime``,
+  ``startTime`` = ``endTime`` − 200 days.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator import exchange_info
 from simulator.faults import Faults
-from simulator.market import INTERVALS, Market, SymbolSpec
+from simulator.grid import DAY_MS
+from simulator.market import Market
+from simulator.ratelimit import Pool
 from simulator.wire import Request, Response
 
 MAX_LIMIT = 1500
 DEFAULT_LIMIT = 500
+COINM_WINDOW_MS = 200 * DAY_MS
+CONTRACT_TYPES = {
+    "usdm": ("PERPETUAL", "CURRENT_QUARTER", "NEXT_QUARTER", "TRADIFI_PERPETUAL"),
+    "coinm": ("PERPETUAL", "CURRENT_QUARTER", "NEXT_QUARTER"),
+}
+KLINE_PATHS = {  # path suffix → (kind, name parameter)
+    "klines": ("trade", "symbol"),
+    "continuousKlines": ("continuous", "pair"),
+    "markPriceKlines": ("mark", "symbol"),
+    "indexPriceKlines": ("index", "pair"),
+    "premiumIndexKlines": ("premium", "symbol"),
+}
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A routed endpoint: its weight for a request, its handler, whether faults apply, and
-    whether its handler is slow enough to run off the event loop (faultable ones always do)."""
+    """A routed endpoint: its weight for a request, its handler, whether faults apply, whether
+    its handler is slow enough to run off the event loop (faultable ones always do), and the
+    rate-limit pool it counts against."""
 
     weight: Callable[[Request], int]
     handle: Callable[[Request, int], Response]
     faultable: bool = False
     offload: bool = False
+    pool: str = "futures"
 
 
 def klines_weight(limit: int) -> int:
-    """Request weight of ``/fapi/v1/klines`` for ``limit`` (1, 2, 5 or 10)."""
+    """Request weight of a futures kline endpoint for ``limit`` (1, 2, 5 or 10)."""
     if limit < 100:
         return 1
     if limit < 500:
@@ -36,15 +66,16 @@ def klines_weight(limit: int) -> int:
 
 
 def ticker_24hr_weight(req: Request) -> int:
-    """Request weight of ``/fapi/v1/ticker/24hr``: 1 for one symbol, 40 for all of them."""
+    """Request weight of a futures ``ticker/24hr``: 1 for one symbol, 40 without ``symbol``."""
     return 1 if req.query.get("symbol") else 40
 
 
-def _requested_limit(req: Request) -> int:
+def requested_limit(req: Request, default: int = DEFAULT_LIMIT) -> int:
+    """The ``limit`` asked for (the default when absent or not a number)."""
     try:
-        return int(req.query.get("limit", DEFAULT_LIMIT))
+        return int(req.query.get("limit", default))
     except ValueError:
-        return DEFAULT_LIMIT
+        return default
 
 
 def mandatory(name: str) -> Response:
@@ -64,11 +95,17 @@ def illegal(name: str) -> Response:
 
 
 def invalid_symbol() -> Response:
-    """-1121: unknown symbol."""
+    """-1121: unknown symbol (or pair)."""
     return Response.error(400, -1121, "Invalid symbol.")
 
 
-def _int_param(req: Request, name: str) -> int | None | Response:
+def invalid_parameter(name: str) -> Response:
+    """-1130: a parameter's value is not valid."""
+    return Response.error(400, -1130, f"Data sent for parameter '{name}' is not valid.")
+
+
+def int_param(req: Request, name: str) -> int | None | Response:
+    """An optional unsigned integer parameter, or the -1100 error."""
     raw = req.query.get(name)
     if raw is None or raw == "":
         return None
@@ -77,73 +114,53 @@ def _int_param(req: Request, name: str) -> int | None | Response:
     return int(raw)
 
 
-def _symbol_json(spec: SymbolSpec) -> dict[str, object]:
-    return {
-        "symbol": spec.symbol,
-        "pair": spec.pair,
-        "contractType": spec.contract_type,
-        "deliveryDate": spec.delivery_ms,
-        "onboardDate": spec.onboard_ms,
-        "status": spec.status,
-        "baseAsset": spec.base_asset,
-        "quoteAsset": spec.quote_asset,
-        "marginAsset": spec.quote_asset,
-        "pricePrecision": spec.price_precision,
-        "quantityPrecision": spec.qty_precision,
-        "baseAssetPrecision": 8,
-        "quotePrecision": 8,
-        "underlyingType": "COIN",
-        "underlyingSubType": [],
-        "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": spec.price_tick,
-                "maxPrice": "10000000",
-                "tickSize": spec.price_tick,
-            },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": spec.qty_step,
-                "maxQty": "10000000",
-                "stepSize": spec.qty_step,
-            },
-        ],
-        "orderTypes": ["LIMIT", "MARKET"],
-        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-    }
+def window_params(req: Request, max_limit: int) -> tuple[int | None, int | None, int] | Response:
+    """``startTime``, ``endTime`` and ``limit`` validated (-1100, -1130)."""
+    parsed: dict[str, int | None] = {}
+    for name in ("startTime", "endTime", "limit"):
+        value = int_param(req, name)
+        if isinstance(value, Response):
+            return value
+        parsed[name] = value
+    limit = DEFAULT_LIMIT if parsed["limit"] is None else parsed["limit"]
+    if not 1 <= limit <= max_limit:
+        return invalid_parameter("limit")
+    return parsed["startTime"], parsed["endTime"], limit
 
 
-class BinanceApi:
-    """Handlers for ``/fapi/v1/{ping,time,exchangeInfo,klines,ticker/24hr}``."""
+def start_after_end(start: int | None, end: int | None) -> Response | None:
+    """-1023 when both are given and ``start > end``."""
+    if start is not None and end is not None and start > end:
+        return Response.error(400, -1023, "Start time is greater than end time.")
+    return None
 
-    def __init__(self, market: Market, faults: Faults, weight_limit: int, window_s: int) -> None:
-        """``window_s`` is the weight window length in whole seconds."""
+
+class FuturesApi:
+    """Handlers of one futures market: ``usdm`` (``/fapi/v1``) or ``coinm`` (``/dapi/v1``)."""
+
+    def __init__(self, market: Market, faults: Faults, pool: Pool, name: str = "usdm") -> None:
+        """``pool`` is the rate-limit pool whose budget ``exchangeInfo`` shows."""
         self.market = market
         self.faults = faults
-        self.weight_limit = weight_limit
-        self.window_s = window_s
+        self.pool = pool
+        self.name = name
+        self.prefix = "/fapi/v1" if name == "usdm" else "/dapi/v1"
 
     def routes(self) -> dict[str, Endpoint]:
         """GET path → endpoint."""
         one: Callable[[Request], int] = lambda _req: 1  # noqa: E731
-        return {
-            "/fapi/v1/ping": Endpoint(one, self.ping),
-            "/fapi/v1/time": Endpoint(one, self.time),
-            "/fapi/v1/exchangeInfo": Endpoint(one, self.exchange_info),
-            "/fapi/v1/klines": Endpoint(
-                lambda req: klines_weight(_requested_limit(req)), self.klines, faultable=True
-            ),
-            "/fapi/v1/ticker/24hr": Endpoint(ticker_24hr_weight, self.ticker_24hr, offload=True),
-        }
-
-    def rate_limit_interval(self) -> tuple[str, int]:
-        """(interval, intervalNum) of the weight window: MINUTE×1 for 60 s, else SECOND×n."""
-        return ("MINUTE", 1) if self.window_s == 60 else ("SECOND", self.window_s)
-
-    def weight_header(self) -> str:
-        """The lower-case used-weight header name, e.g. ``x-mbx-used-weight-1m``."""
-        interval, num = self.rate_limit_interval()
-        return f"x-mbx-used-weight-{num}{interval[0].lower()}"
+        by_limit: Callable[[Request], int] = lambda req: klines_weight(requested_limit(req))  # noqa: E731
+        routes = {
+            f"{self.prefix}/ping": Endpoint(one, self.ping),
+            f"{self.prefix}/time": Endpoint(one, self.time),
+            f"{self.prefix}/exchangeInfo": Endpoint(one, self.exchange_info),
+            f"{self.prefix}/ticker/24hr": Endpoint(ticker_24hr_weight, self.ticker_24hr, offload=True),
+        }  # fmt: skip
+        for suffix, (kind, param) in KLINE_PATHS.items():
+            routes[f"{self.prefix}/{suffix}"] = Endpoint(
+                by_limit, self._klines_handler(kind, param), faultable=True
+            )
+        return routes
 
     def ping(self, req: Request, now_ms: int) -> Response:
         """``{}``."""
@@ -155,74 +172,88 @@ class BinanceApi:
 
     def exchange_info(self, req: Request, now_ms: int) -> Response:
         """Exchange information with rate limits and every symbol (delisted ones included)."""
-        interval, num = self.rate_limit_interval()
-        return Response.json(
-            200,
-            {
-                "timezone": "UTC",
-                "serverTime": now_ms,
-                "futuresType": "U_MARGINED",
-                "rateLimits": [
-                    {
-                        "rateLimitType": "REQUEST_WEIGHT",
-                        "interval": interval,
-                        "intervalNum": num,
-                        "limit": self.weight_limit,
-                    },
-                    {
-                        "rateLimitType": "ORDERS",
-                        "interval": "MINUTE",
-                        "intervalNum": 1,
-                        "limit": 1200,
-                    },
-                ],
-                "exchangeFilters": [],
-                "assets": [
-                    {"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}
-                ],
-                "symbols": [_symbol_json(s) for s in self.market.symbols.values()],
-            },
-        )
+        specs = list(self.market.specs(self.name).values())
+        build = exchange_info.usdm_info if self.name == "usdm" else exchange_info.coinm_info
+        return Response.json(200, build(specs, self.pool, now_ms))
 
     def ticker_24hr(self, req: Request, now_ms: int) -> Response:
-        """``GET /fapi/v1/ticker/24hr``: one symbol's rolling 24-hour statistics as an object
-        with ``?symbol=``, else every listed symbol's in an array."""
-        symbol = req.query.get("symbol")
+        """Rolling 24-hour statistics: USDⓈ-M answers one object with ``?symbol=``, else an
+        array; COIN-M always answers an array, of one symbol, of one ``pair``'s, or all."""
+        specs = self.market.specs(self.name)
+        symbol, pair = req.query.get("symbol"), req.query.get("pair")
+        if self.name == "coinm" and symbol and pair:
+            return Response.error(400, -1128, "Combination of optional parameters invalid.")
         if symbol:
             stats = (
-                self.market.ticker_24h(symbol, now_ms) if symbol in self.market.symbols else None
+                self.market.ticker_24h(symbol, now_ms, market=self.name)
+                if symbol in specs
+                else None
             )
-            return invalid_symbol() if stats is None else Response.json(200, stats)
-        every = (self.market.ticker_24h(s, now_ms) for s in self.market.symbols)
+            if stats is None:
+                return invalid_symbol()
+            return Response.json(200, [stats] if self.name == "coinm" else stats)
+        pair = pair if self.name == "coinm" else None
+        names = [s for s, spec in specs.items() if not pair or spec.pair == pair]
+        if pair and not names:
+            return invalid_symbol()
+        every = (self.market.ticker_24h(s, now_ms, market=self.name) for s in names)
         return Response.json(200, [stats for stats in every if stats is not None])
 
-    def klines(self, req: Request, now_ms: int) -> Response:
-        """``GET /fapi/v1/klines`` with Binance's validation and paging semantics."""
-        symbol = req.query.get("symbol", "")
+    def _klines_handler(self, kind: str, param: str) -> Callable[[Request, int], Response]:
+        def handle(req: Request, now_ms: int) -> Response:
+            return self.klines(req, now_ms, kind, param)
+
+        return handle
+
+    def klines(
+        self, req: Request, now_ms: int, kind: str = "trade", param: str = "symbol"
+    ) -> Response:
+        """One kline endpoint with Binance's validation and this market's paging."""
+        name = req.query.get(param, "")
         interval = req.query.get("interval", "")
-        if not symbol:
-            return mandatory("symbol")
+        contract_type = req.query.get("contractType", "") if kind == "continuous" else None
+        if not name:
+            return mandatory(param)
+        if contract_type == "":
+            return mandatory("contractType")
         if not interval:
             return mandatory("interval")
-        parsed: dict[str, int | None] = {}
-        for name in ("startTime", "endTime", "limit"):
-            value = _int_param(req, name)
-            if isinstance(value, Response):
-                return value
-            parsed[name] = value
-        limit = DEFAULT_LIMIT if parsed["limit"] is None else parsed["limit"]
-        if not 1 <= limit <= MAX_LIMIT:
-            return Response.error(400, -1130, "Data sent for parameter 'limit' is not valid.")
-        if interval not in INTERVALS:
+        window = window_params(req, MAX_LIMIT)
+        if isinstance(window, Response):
+            return window
+        start, end, limit = window
+        if interval not in self.market.intervals(self.name):
             return Response.error(400, -1120, "Invalid interval.")
-        if symbol not in self.market.symbols or symbol in self.faults.invalid_symbols:
+        if contract_type is not None and contract_type not in CONTRACT_TYPES[self.name]:
+            return invalid_parameter("contractType")
+        known = self.market.pairs(self.name) if param == "pair" else self.market.specs(self.name)
+        if name not in known or name in self.faults.invalid_symbols:
             return invalid_symbol()
-        start, end = parsed["startTime"], parsed["endTime"]
-        if start is not None and end is not None and start > end:
-            return Response.error(400, -1023, "Start time is greater than end time.")
+        if (error := start_after_end(start, end)) is not None:
+            return error
+        where = {"market": self.name, "kind": kind, "contract_type": contract_type}
+        if self.name == "coinm":
+            if start is not None and end is not None and end - start > COINM_WINDOW_MS:
+                hours = COINM_WINDOW_MS // 3_600_000
+                return Response.error(
+                    400, -1127, f"More than {hours} hours between startTime and endTime."
+                )
+            if start is not None and end is None:
+                end = min(start + COINM_WINDOW_MS, now_ms)
+            elif end is not None and start is None:
+                start = end - COINM_WINDOW_MS
+            end_ms = now_ms if end is None else end
+            rows = self.market.latest_klines(
+                name, interval, end_ms, now_ms, limit, start_ms=start or 0, **where
+            )
+            return Response.json(200, rows)
         end_ms = now_ms if end is None else end
         if start is None:
-            rows = self.market.latest_klines(symbol, interval, end_ms, now_ms, limit)
+            rows = self.market.latest_klines(name, interval, end_ms, now_ms, limit, **where)
         else:
-            rows = self.market.klines(symbol, interval, start, end_ms, now_ms, limit)
+            rows = self.market.klines(name, interval, start, end_ms, now_ms, limit, **where)
         return Response.json(200, rows)
+
+
+BinanceApi = FuturesApi
+"""The USDⓈ-M API under its former name."""

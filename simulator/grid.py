@@ -2,6 +2,7 @@
 
 Buckets are aligned as on Binance: fixed intervals to the Unix epoch, ``3d`` to epoch-day
 multiples of three, ``1w`` to Monday 00:00 UTC and ``1M`` to calendar months (UTC).
+``INTERVALS`` are the futures intervals; spot adds ``1s`` (``SPOT_INTERVALS``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ INTERVALS = (
     "1w",
     "1M",
 )
+SPOT_INTERVALS = ("1s", *INTERVALS)
 
 _FIXED_MIN = {
     "1m": 1,
@@ -52,10 +54,14 @@ _WEEK_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; the first Monday is 1
 
 def max_minutes(interval: str) -> int:
     """Upper bound on the number of minutes in one bucket of ``interval``."""
+    if interval == "1s":
+        return 1
     return 31 * 1440 if interval == "1M" else _FIXED_MIN[interval]
 
 
 def _step_offset(interval: str) -> tuple[int, int]:
+    if interval == "1s":
+        return 1000, 0
     return _FIXED_MIN[interval] * MINUTE_MS, (_WEEK_OFFSET_MS if interval == "1w" else 0)
 
 

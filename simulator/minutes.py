@@ -34,6 +34,7 @@ _WAVES = (
 _NOISE = 0.0004  # log-price noise at each minute boundary
 _ZERO_VOLUME_P = 0.02  # share of minutes without trades
 _QUOTE_PER_MINUTE = 2_000_000  # mean quote volume of a minute, in quote currency
+_MINUTES_PER_YEAR = 525_600.0
 
 
 def stable_hash(*parts: object) -> int:
@@ -51,7 +52,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _uniform(key: int, minutes: np.ndarray, stream: int) -> np.ndarray:
+def uniform(key: int, minutes: np.ndarray, stream: int) -> np.ndarray:
     """Deterministic uniforms in [0, 1) for each minute index and stream number."""
     salt = np.uint64((key ^ (stream * 0x632BE59BD9B4E019)) & 0xFFFFFFFFFFFFFFFF)
     x = _mix(minutes.astype(np.uint64) * _GOLD + salt)
@@ -81,46 +82,70 @@ class MinuteBlock:
 class MinuteModel:
     """Generator of 1m candles for one symbol."""
 
-    def __init__(self, seed: int, symbol: str, base_ticks: int, mean_volume_units: int) -> None:
-        """``base_ticks`` is the base price in ticks; ``mean_volume_units`` the mean 1m volume."""
+    def __init__(
+        self,
+        seed: int,
+        symbol: str,
+        base_ticks: int,
+        mean_volume_units: int,
+        *,
+        waves_of: str | None = None,
+        basis: tuple[float, int] | None = None,
+    ) -> None:
+        """``base_ticks`` is the base price in ticks; ``mean_volume_units`` the mean 1m volume.
+
+        The noise, wicks and volumes hash ``symbol``; the smooth waves hash ``waves_of``
+        (default ``symbol``), so series that share it move together. ``basis`` =
+        ``(yearly rate, delivery minute)`` lifts the price by the rate times the time left.
+        """
         self._key = stable_hash("minutes", seed, symbol)
         self._base = float(base_ticks)
         self._mean_vol = float(max(mean_volume_units, 10))
-        phases = [stable_hash("phase", seed, symbol, k) / 2.0**64 * _TWO_PI for k in range(6)]
+        wave_key = symbol if waves_of is None else waves_of
+        phases = [stable_hash("phase", seed, wave_key, k) / 2.0**64 * _TWO_PI for k in range(6)]
         self._phases = tuple(phases)
+        self._basis = basis
 
-    def _path(self, boundaries: np.ndarray) -> np.ndarray:
+    @property
+    def key(self) -> int:
+        """The hash key of this model's noise (other generators derive theirs from it)."""
+        return self._key
+
+    def path(self, boundaries: np.ndarray) -> np.ndarray:
         """Price in ticks at the start of each minute index in ``boundaries``."""
         t = boundaries.astype(np.float64)
         log_p = np.zeros_like(t)
         for (period, amp), phase in zip(_WAVES, self._phases, strict=True):
             log_p += amp * np.sin(t * (_TWO_PI / period) + phase)
-        log_p += (_uniform(self._key, boundaries, 1) - 0.5) * (2.0 * _NOISE)
+        log_p += (uniform(self._key, boundaries, 1) - 0.5) * (2.0 * _NOISE)
+        if self._basis is not None:
+            rate, delivery_minute = self._basis
+            log_p += rate * np.maximum(delivery_minute - t, 0.0) / _MINUTES_PER_YEAR
         return np.maximum(np.rint(self._base * np.exp(log_p)), 1.0).astype(np.int64)
 
     def block(self, m0: int, m1: int) -> MinuteBlock:
         """Final (closed) values of minutes ``m0 <= m < m1``."""
         minutes = np.arange(m0, m1, dtype=np.int64)
-        path = self._path(np.arange(m0, m1 + 1, dtype=np.int64))
+        path = self.path(np.arange(m0, m1 + 1, dtype=np.int64))
         op, cl = path[:-1], path[1:].copy()
         wick = self._base * 0.0006
         top = np.maximum(op, cl)
         bottom = np.minimum(op, cl)
-        high = top + np.floor(_uniform(self._key, minutes, 2) ** 2 * wick).astype(np.int64)
-        low = bottom - np.floor(_uniform(self._key, minutes, 3) ** 2 * wick).astype(np.int64)
+        high = top + np.floor(uniform(self._key, minutes, 2) ** 2 * wick).astype(np.int64)
+        low = bottom - np.floor(uniform(self._key, minutes, 3) ** 2 * wick).astype(np.int64)
         low = np.maximum(low, 1)
 
-        u_vol = _uniform(self._key, minutes, 4)
+        u_vol = uniform(self._key, minutes, 4)
         volume = np.maximum(np.floor(self._mean_vol * (0.15 + 1.7 * u_vol)).astype(np.int64), 1)
-        trades = 1 + np.floor(volume / self._mean_vol * 600.0 * _uniform(self._key, minutes, 5))
+        trades = 1 + np.floor(volume / self._mean_vol * 600.0 * uniform(self._key, minutes, 5))
         trades = trades.astype(np.int64)
         span = high - low + 1
         vwap = low + np.minimum(
-            np.floor(_uniform(self._key, minutes, 6) * span).astype(np.int64), span - 1
+            np.floor(uniform(self._key, minutes, 6) * span).astype(np.int64), span - 1
         )
-        taker = np.floor(volume * (0.3 + 0.4 * _uniform(self._key, minutes, 7))).astype(np.int64)
+        taker = np.floor(volume * (0.3 + 0.4 * uniform(self._key, minutes, 7))).astype(np.int64)
 
-        idle = _uniform(self._key, minutes, 8) < _ZERO_VOLUME_P
+        idle = uniform(self._key, minutes, 8) < _ZERO_VOLUME_P
         if idle.any():
             cl[idle] = op[idle]
             high[idle] = op[idle]
@@ -150,9 +175,9 @@ class MinuteModel:
         m = final.minutes[i : i + 1]
         o, c = int(final.open[i]), int(final.close[i])
         h, lo = int(final.high[i]), int(final.low[i])
-        step = 1 + int(_uniform(self._key, m, 9)[0] * 3)
+        step = 1 + int(uniform(self._key, m, 9)[0] * 3)
         latest = (
-            o + round((c - o) * fraction) + (step if _uniform(self._key, m, 10)[0] < 0.5 else -step)
+            o + round((c - o) * fraction) + (step if uniform(self._key, m, 10)[0] < 0.5 else -step)
         )
         if latest == c:
             latest = c + 1

@@ -104,3 +104,39 @@ class WeightLimiter:
                 return Verdict(429, c.used, self.retry_after_s(now_ms))
             c.used += weight
             return Verdict(200, c.used)
+
+
+@dataclass
+class Pool:
+    """One request-weight budget per IP, shared by a set of REST prefixes.
+
+    Binance counts USDⓈ-M (``/fapi``) and COIN-M (``/dapi``) on one budget since 2026-06-30
+    (pool ``futures``); spot (``/api``) has its own (pool ``spot``). Each pool has its own
+    429s, bans, ``X-MBX-USED-WEIGHT-*`` header and ``rateLimits`` entry.
+    """
+
+    name: str
+    limiter: WeightLimiter
+    window_s: int
+
+    @property
+    def limit(self) -> int:
+        """The weight allowed per window."""
+        return self.limiter.limit
+
+    def interval(self) -> tuple[str, int]:
+        """(interval, intervalNum) of the window: MINUTE×1 for 60 s, else SECOND×n."""
+        return ("MINUTE", 1) if self.window_s == 60 else ("SECOND", self.window_s)
+
+    def header(self) -> str:
+        """The lower-case used-weight header name, e.g. ``x-mbx-used-weight-1m``."""
+        interval, num = self.interval()
+        return f"x-mbx-used-weight-{num}{interval[0].lower()}"
+
+
+POOL_OF_PREFIX = (("/fapi/", "futures"), ("/dapi/", "futures"), ("/api/", "spot"))
+
+
+def pool_of(path: str) -> str:
+    """The pool a REST path counts against (unknown paths: ``futures``)."""
+    return next((pool for prefix, pool in POOL_OF_PREFIX if path.startswith(prefix)), "futures")

@@ -1,9 +1,18 @@
-"""The simulator's HTTP server: asyncio streams in a daemon thread.
+"""The simulator's HTTP server: asyncio streams in a daemon thread, one port for every market.
+
+One port plays every Binance host; paths tell them apart: ``/fapi`` (USDⓈ-M), ``/dapi``
+(COIN-M), ``/api`` (spot), ``/data`` (the bulk archive, data.binance.vision) and the
+WebSocket prefixes of :mod:`simulator.ws`. Request weight is counted per pool:
+``futures`` (``/fapi`` and ``/dapi`` share one budget, as on Binance since 2026-06-30) and
+``spot`` (``/api``), each with its own 429 / 418 and used-weight header.
 
 Request flow (``_dispatch``): control endpoints ``/_sim/*`` first (never limited, never
 faulted), then latency, edge blocks (451 / WAF 403), routing, bans and weight, injected
 faults, and finally the Binance handler. WebSocket upgrades are handed, before any of
 that, to a handler registered with :meth:`Simulator.add_upgrade_handler`.
+
+``network="testnet"`` plays a testnet: other (synthetic) prices from another seed, every
+response marked ``x-sim-network: testnet``, and no bulk archive (Binance publishes none).
 """
 
 from __future__ import annotations
@@ -14,25 +23,52 @@ import json
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from decimal import Decimal
 from types import TracebackType
 
 from simulator import canned
 from simulator.archive import Archive
 from simulator.clock import SimClock
-from simulator.endpoints import BinanceApi, Endpoint
+from simulator.endpoints import Endpoint, FuturesApi
 from simulator.faults import Faults
 from simulator.market import Market
-from simulator.ratelimit import WeightLimiter
+from simulator.ratelimit import Pool, WeightLimiter, pool_of
+from simulator.spot_api import SpotApi
 from simulator.stats import Stats
 from simulator.wire import BadRequest, Request, Response, read_request
-from simulator.ws import ROUTE_PREFIXES, WsFeed
+from simulator.ws import PREFIXES, ROUTES, WsFeed
 
 UpgradeHandler = Callable[[Request, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 """Takes over a connection whose request asked for ``Upgrade: websocket``."""
 
+NETWORKS = ("mainnet", "testnet")
+SPOT_WEIGHT_PER_FUTURES = 6000 / 2400  # Binance: spot 6000/min, futures 2400/min
+
+
+class WsUrl(str):
+    """The USDⓈ-M WebSocket base (``ws://127.0.0.1:P/market``, a plain string as ever);
+    call it with a market for that market's base: ``sim.ws_url("coinm")`` →
+    ``ws://127.0.0.1:P/dstream``, ``sim.ws_url("spot")`` → ``ws://127.0.0.1:P/spot``."""
+
+    root: str
+
+    def __new__(cls, root: str) -> WsUrl:
+        url = super().__new__(cls, root + PREFIXES["usdm"])
+        url.root = root
+        return url
+
+    def __reduce__(self) -> tuple[type[WsUrl], tuple[str]]:
+        return (WsUrl, (self.root,))
+
+    def __call__(self, market: str = "usdm") -> str:
+        """The WebSocket base of ``market`` (``usdm``, ``coinm`` or ``spot``)."""
+        if market not in PREFIXES:
+            raise ValueError(f"unknown market {market!r}; one of {tuple(PREFIXES)}")
+        return self.root + PREFIXES[market]
+
 
 class Simulator:
-    """A local Binance USD-M futures REST server on a real TCP port."""
+    """A local Binance exchange (USDⓈ-M, COIN-M, spot, the archive) on one real TCP port."""
 
     def __init__(
         self,
@@ -46,29 +82,62 @@ class Simulator:
         frozen_ms: int | None = None,
         seed: int = 1,
         ban_after: int = 5,
+        spot_weight_limit: int | None = None,
+        spot_weight_window_s: float | None = None,
+        network: str = "mainnet",
+        archive: bool | None = None,
     ) -> None:
         """Configure (not start) a simulator.
 
-        ``weight_window_s`` must be a whole number of seconds. ``seed`` seeds the fault RNG.
-        ``ban_after``: 429s tolerated in one window after the first before a 418 ban.
+        ``weight_limit`` per ``weight_window_s`` is the futures pool (``/fapi`` and ``/dapi``
+        together); the spot pool defaults to the same window and 2.5 times the limit (6000 for
+        2400, as on Binance). Windows must be whole numbers of seconds. ``seed`` seeds the
+        fault RNG. ``ban_after``: 429s tolerated in one window after the first before a 418
+        ban. ``network="testnet"`` builds ``Market.testnet()`` when no ``market`` is given,
+        marks every response and serves no archive (``archive`` overrides that).
         """
-        if weight_window_s < 1 or int(weight_window_s) != weight_window_s:
-            raise ValueError("weight_window_s must be a whole number of seconds >= 1")
-        self.market = market if market is not None else Market()
+        spot_window = weight_window_s if spot_weight_window_s is None else spot_weight_window_s
+        for window in (weight_window_s, spot_window):
+            if window < 1 or int(window) != window:
+                raise ValueError("weight_window_s must be a whole number of seconds >= 1")
+        if network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS}")
+        self.network = network
+        testnet = network == "testnet"
+        self.market = market if market is not None else Market.testnet() if testnet else Market()
         self.host = host
         self.port = port
         self.clock = SimClock(frozen_ms)
         self.faults = Faults(seed=seed)
         self._default_seed = seed
         self.stats = Stats()
-        self.limiter = WeightLimiter(weight_limit, weight_window_s, ban_seconds, ban_after)
-        self.api = BinanceApi(self.market, self.faults, weight_limit, int(weight_window_s))
-        self.routes: dict[str, Endpoint] = self.api.routes()
+        if spot_weight_limit is None:
+            spot_weight_limit = round(weight_limit * SPOT_WEIGHT_PER_FUTURES)
+        self.pools = {
+            "futures": Pool("futures", WeightLimiter(weight_limit, weight_window_s, ban_seconds,
+                                                     ban_after), int(weight_window_s)),
+            "spot": Pool("spot", WeightLimiter(spot_weight_limit, spot_window, ban_seconds,
+                                               ban_after), int(spot_window)),
+        }  # fmt: skip
+        self.limiter = self.pools["futures"].limiter  # the futures pool, as before spot existed
+        self.api = FuturesApi(self.market, self.faults, self.pools["futures"], "usdm")
+        self.apis = {
+            "usdm": self.api,
+            "coinm": FuturesApi(self.market, self.faults, self.pools["futures"], "coinm"),
+            "spot": SpotApi(self.market, self.faults, self.pools["spot"]),
+        }
+        self.routes: dict[str, Endpoint] = {}
+        for api in self.apis.values():
+            self.routes.update(api.routes())
         self.archive = Archive(self.market)  # data.binance.vision; faults: ``sim.archive.faults``
+        self.archive_enabled = not testnet if archive is None else archive
+        self.marks: list[tuple[str, str]] = [("x-sim-network", "testnet")] if testnet else []
         self.upgrade_handlers: dict[str, UpgradeHandler] = {}
-        self.ws = WsFeed(self.market, self.clock)  # settings and faults: ``sim.ws.settings``
-        for prefix in ROUTE_PREFIXES:
-            self.add_upgrade_handler(prefix, self.ws.handle)
+        self.ws_feeds = {m: WsFeed(self.market, self.clock, m, self.marks) for m in PREFIXES}
+        self.ws = self.ws_feeds["usdm"]  # settings and faults: ``sim.ws.settings``
+        for name, feed in self.ws_feeds.items():
+            for prefix in ROUTES[name]:
+                self.add_upgrade_handler(prefix, feed.handle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -84,9 +153,29 @@ class Simulator:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def ws_url(self) -> str:
-        """WebSocket base on the ``/market`` route, e.g. ``ws://127.0.0.1:54321/market``."""
-        return f"ws://{self.host}:{self.port}/market"
+    def rest_url(self) -> str:
+        """The REST base of every market (``/fapi``, ``/dapi``, ``/api``): :attr:`url`."""
+        return self.url
+
+    @property
+    def archive_url(self) -> str | None:
+        """The bulk archive's base (``{archive_url}/data/...``), or None when not served."""
+        return self.url if self.archive_enabled else None
+
+    @property
+    def ws_url(self) -> WsUrl:
+        """The USDⓈ-M WebSocket base on the ``/market`` route, e.g.
+        ``ws://127.0.0.1:54321/market``; ``sim.ws_url("coinm")``, ``sim.ws_url("spot")``
+        give the other markets' bases."""
+        return WsUrl(f"ws://{self.host}:{self.port}")
+
+    def urls(self) -> dict[str, str | None]:
+        """Every base URL by name: ``rest``, ``archive``, ``ws_usdm``, ``ws_coinm``, ``ws_spot``."""
+        return {
+            "rest": self.rest_url,
+            "archive": self.archive_url,
+            **{f"ws_{m}": self.ws_url(m) for m in PREFIXES},
+        }
 
     def start(self) -> Simulator:
         """Start serving in a daemon thread; returns once the socket is listening."""
@@ -127,11 +216,13 @@ class Simulator:
         """Clear faults (REST and WebSocket), stats, weight counters and bans (the clock is
         untouched)."""
         self.faults.reset()
-        self.ws.reset()
+        for feed in self.ws_feeds.values():
+            feed.reset()
         self.archive.reset()
         self.faults.update(seed=self._default_seed)
         self.stats.reset()
-        self.limiter.reset()
+        for pool in self.pools.values():
+            pool.limiter.reset()
 
     def add_upgrade_handler(self, path_prefix: str, handler: UpgradeHandler) -> None:
         """Route WebSocket upgrade requests whose path starts with ``path_prefix``."""
@@ -241,10 +332,15 @@ class Simulator:
             await asyncio.sleep(delay)
         now = self.clock.now_ms()
         if req.path.startswith("/data/"):  # the bulk archive: another host, no weight
-            resp = await asyncio.to_thread(self.archive.handle, req, now)
+            if self.archive_enabled:
+                resp = await asyncio.to_thread(self.archive.handle, req, now)
+            else:
+                resp = canned.not_found()
+            resp.headers.extend(self.marks)
             await self._write(writer, resp, keep)
             return keep
         endpoint = self.routes.get(req.path)
+        pool = self.pools[endpoint.pool if endpoint is not None else pool_of(req.path)]
         if self.faults.restricted:
             self.stats.record_fault("restricted")
             resp = canned.restricted()
@@ -257,19 +353,20 @@ class Simulator:
             resp = Response.error(405, -1000, f"Request method '{req.method}' not supported")
         else:
             weight = endpoint.weight(req)
-            verdict = self.limiter.charge(ip, weight, now)
+            verdict = pool.limiter.charge(ip, weight, now)
             if verdict.status == 429:
-                resp = canned.too_many_requests(self.limiter.limit, verdict.retry_after_s)
+                resp = _too_many(pool, verdict.retry_after_s)
             elif verdict.status == 418:
-                resp = canned.banned(verdict.ban_until_ms, verdict.retry_after_s)
+                resp = _banned(pool, verdict.ban_until_ms, verdict.retry_after_s)
             else:
                 fault = self.faults.next_fault() if endpoint.faultable else None
                 if fault is not None:
-                    self.limiter.refund(ip, weight, now)
-                    return await self._inject(fault, req, ip, endpoint, writer)
-                self.stats.record_weight(weight, verdict.used)
+                    pool.limiter.refund(ip, weight, now)
+                    return await self._inject(fault, req, ip, endpoint, pool, writer)
+                self.stats.record_weight(weight, verdict.used, pool.name)
                 resp = await self._handle(endpoint, req, now)
-        resp.headers.append((self.api.weight_header(), str(self.limiter.used(ip, now))))
+        resp.headers.append((pool.header(), str(pool.limiter.used(ip, now))))
+        resp.headers.extend(self.marks)
         await self._write(writer, resp, keep)
         return keep
 
@@ -279,13 +376,19 @@ class Simulator:
         return endpoint.handle(req, now)
 
     async def _inject(
-        self, fault: str, req: Request, ip: str, endpoint: Endpoint, writer: asyncio.StreamWriter
+        self,
+        fault: str,
+        req: Request,
+        ip: str,
+        endpoint: Endpoint,
+        pool: Pool,
+        writer: asyncio.StreamWriter,
     ) -> bool:
         """Misbehave with ``fault`` for this request; returns whether to keep the connection."""
         self.stats.record_fault(fault)
         now = self.clock.now_ms()
         keep = req.keep_alive
-        weight_header = (self.api.weight_header(), str(self.limiter.used(ip, now)))
+        weight_header = (pool.header(), str(pool.limiter.used(ip, now)))
         if fault == "drop":
             writer.transport.abort()
             return False
@@ -297,10 +400,10 @@ class Simulator:
         elif fault == "html403":
             resp = canned.waf_blocked()
         elif fault == "429":
-            resp = canned.too_many_requests(self.limiter.limit, self.limiter.retry_after_s(now))
+            resp = _too_many(pool, pool.limiter.retry_after_s(now))
         elif fault == "418":
-            until = now + self.limiter.ban_ms
-            resp = canned.banned(until, max(1, -(-self.limiter.ban_ms // 1000)))
+            until = now + pool.limiter.ban_ms
+            resp = _banned(pool, until, max(1, -(-pool.limiter.ban_ms // 1000)))
         elif fault == "-1121":
             resp = Response.error(400, -1121, "Invalid symbol.")
         elif fault == "bad-row":
@@ -309,12 +412,14 @@ class Simulator:
         elif fault == "truncate":
             resp = await self._handle(endpoint, req, now)
             resp.headers.append(weight_header)
+            resp.headers.extend(self.marks)
             await self._write(writer, resp, False, body_bytes=len(resp.body) // 2)
             writer.close()
             return False
         else:  # a kind set directly on the script, bypassing validation
             resp = Response.error(500, -1000, f"simulator: unknown fault kind {fault!r}")
         resp.headers.append(weight_header)
+        resp.headers.extend(self.marks)
         await self._write(writer, resp, keep)
         return keep
 
@@ -337,10 +442,13 @@ class Simulator:
                 self.archive.faults.update(**body)
             if req.path == "/_sim/archive":
                 return Response.json(200, self.archive.faults.to_json())
-            if req.path == "/_sim/ws" and req.method == "POST":
-                self.ws.settings.update(**body)
-            if req.path == "/_sim/ws":
-                return Response.json(200, {**asdict(self.ws.settings), **self.ws.counts})
+            if req.path == "/_sim/ws":  # ?market=coinm|spot for the other feeds
+                feed = self.ws_feeds.get(req.query.get("market", "usdm"))
+                if feed is None:
+                    raise ValueError(f"market must be one of {tuple(self.ws_feeds)}")
+                if req.method == "POST":
+                    feed.settings.update(**body)
+                return Response.json(200, {**asdict(feed.settings), **feed.counts})
             if req.path == "/_sim/reset" and req.method == "POST":
                 self.reset()
                 return Response.json(200, {})
@@ -360,9 +468,26 @@ class Simulator:
         return {"now_ms": self.clock.now_ms(), "frozen": self.clock.frozen}
 
 
+def _too_many(pool: Pool, retry_after_s: int) -> Response:
+    """The pool's 429: futures and spot word it differently."""
+    if pool.name == "spot":
+        interval, num = pool.interval()
+        return canned.spot_too_much_weight(pool.limit, f"{num} {interval}", retry_after_s)
+    return canned.too_many_requests(pool.limit, retry_after_s)
+
+
+def _banned(pool: Pool, until_ms: int, retry_after_s: int) -> Response:
+    """The pool's 418."""
+    if pool.name == "spot":
+        return canned.spot_banned(until_ms, retry_after_s)
+    return canned.banned(until_ms, retry_after_s)
+
+
 def _with_bad_row(resp: Response) -> Response:
     """The same klines page with its first row's high below its low (wrong data)."""
     rows = json.loads(resp.body)
-    if rows:
-        rows[0][2] = "0.00000001"
+    if rows and resp.status == 200:
+        low = Decimal(rows[0][3])
+        unit = Decimal("0.00000001")
+        rows[0][2] = "0.00000001" if low > unit else str(low - unit)
     return Response.json(resp.status, rows)

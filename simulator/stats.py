@@ -22,6 +22,7 @@ class Stats:
             self._by_path: Counter[str] = Counter()
             self._by_status: Counter[int] = Counter()
             self._weight = 0
+            self._weight_by_pool: Counter[str] = Counter()
             self._max_window_weight = 0
             self._faults: Counter[str] = Counter()
 
@@ -36,11 +37,12 @@ class Stats:
         with self._lock:
             self._by_status[status] += 1
 
-    def record_weight(self, weight: int, window_used: int) -> None:
+    def record_weight(self, weight: int, window_used: int, pool: str = "futures") -> None:
         """Add ``weight`` to the total weight charged; ``window_used`` is the client's
-        weight in the current window after this charge."""
+        weight in ``pool``'s current window after this charge."""
         with self._lock:
             self._weight += weight
+            self._weight_by_pool[pool] += weight
             self._max_window_weight = max(self._max_window_weight, window_used)
 
     def record_fault(self, kind: str) -> None:
@@ -73,8 +75,14 @@ class Stats:
             return self._weight
 
     @property
+    def weight_by_pool(self) -> dict[str, int]:
+        """Weight charged per rate-limit pool (``futures``, ``spot``)."""
+        with self._lock:
+            return dict(self._weight_by_pool)
+
+    @property
     def max_window_weight(self) -> int:
-        """The most weight one client IP was charged in one window."""
+        """The most weight one client IP was charged in one window of one pool."""
         with self._lock:
             return self._max_window_weight
 
@@ -104,6 +112,7 @@ class Stats:
                 "requests_by_path": dict(self._by_path),
                 "responses_by_status": {str(k): v for k, v in self._by_status.items()},
                 "weight_used_total": self._weight,
+                "weight_by_pool": dict(self._weight_by_pool),
                 "max_window_weight": self._max_window_weight,
                 "count_429": self._by_status[429],
                 "count_418": self._by_status[418],

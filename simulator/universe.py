@@ -95,7 +95,8 @@ def _plain(value: Decimal) -> str:
 
 
 def _quarterlies() -> list[SymbolSpec]:
-    """BTC and ETH quarterlies: two trading (current, next quarter), one delivered."""
+    """BTC and ETH quarterlies: two trading (current, next quarter), one delivered; their
+    prices follow the perpetual's waves (a steady basis over the index)."""
     out = []
     for base, price, tick, step in (("BTC", "66000", "0.1", "0.001"), ("ETH", "3300", "0.01", "0.001")):  # fmt: skip
         for listed, delivered, kind, status in (
@@ -107,7 +108,7 @@ def _quarterlies() -> list[SymbolSpec]:
             out.append(
                 SymbolSpec(f"{base}USDT_{day:%y%m%d}", listed, price, tick, step,
                            status=status, delivery_ms=delivered, contract_type=kind,
-                           activity=0.05)
+                           activity=0.05, underlying=f"{base}USDT")
             )  # fmt: skip
     return out
 

@@ -1,16 +1,24 @@
 """The simulator's WebSocket market streams, on the same loopback server as its REST side.
 
-Routes (binance-api.md §5.1): raw ``/market/ws[/<stream>]`` and combined
-``/market/stream?streams=a/b``; the legacy ``/ws`` and ``/stream`` (no ``/market``) accept
-and acknowledge but, like Binance since 2026-04-23, send no kline event
-(``WsSettings.legacy_silent``). Live ``SUBSCRIBE`` / ``UNSUBSCRIBE`` /
-``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY`` / ``GET_PROPERTY`` answer like Binance (§5.3).
+One port plays several hosts, so each market has its own path prefix and its own feed
+(:class:`WsFeed`), with its own settings, faults and counters:
 
-Every ``event_period_s`` (Binance: 250 ms) each subscribed kline stream gets one event for
-its current candle, computed from :class:`~simulator.market.Market` at the simulator clock.
-When the clock moves past a candle's close, that candle's final ``x: true`` event is sent
-first, with exactly the values REST returns for it. Keep-alive and limits (§5.4): server
-pings with a pong deadline, a forced disconnect at ``max_age_s`` and at most
+* USDⓈ-M (fstream): raw ``/market/ws[/<stream>]`` and combined ``/market/stream?streams=a/b``
+  (binance-api.md §5.1); the legacy ``/ws`` and ``/stream`` (no ``/market``) accept and
+  acknowledge but, like Binance since 2026-04-23, send no market event
+  (``WsSettings.legacy_silent``);
+* COIN-M (dstream): ``/dstream/ws[/<stream>]`` and ``/dstream/stream?streams=...``;
+* spot: ``/spot/ws[/<stream>]`` and ``/spot/stream?streams=...`` (spot's cadence and limits:
+  klines every 2 s, 1 s for ``1s``; pings every 20 s, pong within a minute, 5 messages a
+  second; request ids may also be strings or null; ``?timeUnit=MICROSECOND`` switches event
+  times to microseconds).
+
+Live ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY`` /
+``GET_PROPERTY`` answer like Binance (§5.3). What each stream sends, and how often, is in
+:mod:`simulator.ws_streams`: kline events for the current candle, computed from
+:class:`~simulator.market.Market` at the simulator clock, the final ``x: true`` event first
+with exactly the values REST returns; mark price updates. Keep-alive and limits (§5.4):
+server pings with a pong deadline, a forced disconnect at ``max_age_s`` and at most
 ``inbound_limit`` incoming messages per second.
 
 The handshake and framing are websockets' sans-I/O :class:`~websockets.server.ServerProtocol`
@@ -26,19 +34,24 @@ import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
 from typing import Any
 
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from simulator import grid
 from simulator.clock import SimClock
-from simulator.market import INTERVALS, Market
+from simulator.market import Market
 from simulator.wire import Request, Response
+from simulator.ws_streams import Stream, in_microseconds, kline_event, parse
 
-ROUTE_PREFIXES = ("/market/", "/ws", "/stream")
+__all__ = ["PREFIXES", "ROUTES", "ROUTE_PREFIXES", "WsFeed", "WsSettings", "kline_event"]
+
+PREFIXES = {"usdm": "/market", "coinm": "/dstream", "spot": "/spot"}
+"""Each market's WebSocket base path on the simulator's one port."""
+ROUTES = {"usdm": ("/market/", "/ws", "/stream"), "coinm": ("/dstream/",), "spot": ("/spot/",)}
+"""The upgrade path prefixes each market's feed takes."""
+ROUTE_PREFIXES = ROUTES["usdm"]
 _STREAM = re.compile(r"[a-z0-9_]+@[A-Za-z0-9_@]+")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
@@ -48,7 +61,10 @@ class WsSettings:
     """WebSocket behaviour and faults, switchable per test; ``reset()`` restores Binance's.
 
     Attributes:
-        event_period_s: seconds between events of one stream (Binance: 0.25).
+        event_period_s: seconds between events of one kline stream (Binance: 0.25; spot 2).
+        second_event_period_s: the same for spot's ``1s`` klines (Binance: 1).
+        mark_period_s: seconds between ``@markPrice`` events (Binance: 3).
+        mark_fast_period_s: seconds between ``@markPrice@1s`` events (Binance: 1).
         ping_interval_s: seconds between server pings (Binance: 180).
         pong_timeout_s: the connection is dropped when a ping is not answered in time (600).
         max_age_s: forced disconnect after this connection age (Binance: 24 h).
@@ -64,6 +80,9 @@ class WsSettings:
     """
 
     event_period_s: float = 0.25
+    second_event_period_s: float = 1.0
+    mark_period_s: float = 3.0
+    mark_fast_period_s: float = 1.0
     ping_interval_s: float = 180.0
     pong_timeout_s: float = 600.0
     max_age_s: float = 86_400.0
@@ -77,10 +96,18 @@ class WsSettings:
     malformed_every: int = 0
     ignore_close: bool = False
 
+    @classmethod
+    def for_market(cls, market: str) -> WsSettings:
+        """Binance's documented behaviour on ``market`` (``usdm``, ``coinm``, ``spot``)."""
+        settings = cls(**_MARKET_DEFAULTS.get(market, {}))  # type: ignore[arg-type]
+        settings._market = market
+        return settings
+
     def reset(self) -> None:
-        """Back to the defaults (Binance's documented behaviour)."""
+        """Back to the defaults (Binance's documented behaviour on this market)."""
+        own = _MARKET_DEFAULTS.get(getattr(self, "_market", "usdm"), {})
         for f in fields(self):
-            setattr(self, f.name, f.default)
+            setattr(self, f.name, own.get(f.name, f.default))
 
     def update(self, **changes: Any) -> None:
         """Set fields by name."""
@@ -92,35 +119,51 @@ class WsSettings:
             setattr(self, name, value)
 
 
-@dataclass
-class _StreamState:
-    symbol: str
-    interval: str
-    open_ms: int | None = None  # the candle last sent as still open
+_EARLY_S = 0.002  # a stream due this soon is sent now
+_MARKET_DEFAULTS: dict[str, dict[str, object]] = {
+    "spot": {
+        "event_period_s": 2.0,
+        "ping_interval_s": 20.0,
+        "pong_timeout_s": 60.0,
+        "inbound_limit": 5,
+    },  # fmt: skip
+}
 
 
 @dataclass
 class _Conn:
     protocol: ServerProtocol
     writer: asyncio.StreamWriter
-    market_route: bool
+    routed: bool
     combined: bool
     opened: float = field(default_factory=time.monotonic)
-    subs: dict[str, _StreamState | None] = field(default_factory=dict)
+    subs: dict[str, Stream | None] = field(default_factory=dict)
     inbound: deque[float] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closing: bool = False
+    micros: bool = False
     events_sent: int = 0
     last_pong: float = field(default_factory=time.monotonic)
 
 
 class WsFeed:
-    """Serves the kline streams; one instance per :class:`~simulator.server.Simulator`."""
+    """Serves one market's streams; a :class:`~simulator.server.Simulator` has one per market."""
 
-    def __init__(self, market: Market, clock: SimClock) -> None:
+    def __init__(
+        self,
+        market: Market,
+        clock: SimClock,
+        name: str = "usdm",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """``name`` is the market; ``headers`` are added to every handshake response."""
         self.market = market
         self.clock = clock
-        self.settings = WsSettings()
+        self.name = name
+        self.prefix = PREFIXES[name]
+        self.routes = ROUTES[name]
+        self.headers = list(headers or [])
+        self.settings = WsSettings.for_market(name)
         self.counts: Counter[str] = Counter()  # connections, events, closes by reason
         self.open_connections = 0
 
@@ -136,8 +179,8 @@ class WsFeed:
     ) -> None:
         """Take over one upgrade request until the connection ends."""
         s = self.settings
-        market_route = req.path.startswith("/market/")
-        route = req.path.removeprefix("/market") if market_route else req.path
+        routed = req.path.startswith(self.prefix + "/")
+        route = req.path.removeprefix(self.prefix) if routed else req.path
         if s.reject_upgrade is not None:
             self.counts["rejected_upgrades"] += 1
             resp = Response.error(
@@ -162,8 +205,11 @@ class WsFeed:
         protocol.receive_data(_request_bytes(req))
         handshake = protocol.events_received()[0]
         response = protocol.accept(handshake)  # type: ignore[arg-type]
+        for key, value in self.headers:
+            response.headers[key] = value
         protocol.send_response(response)
-        conn = _Conn(protocol, writer, market_route, combined)
+        conn = _Conn(protocol, writer, routed, combined)
+        conn.micros = self.name == "spot" and req.query.get("timeUnit", "").upper() == "MICROSECOND"
         await self._flush(conn)
         if response.status_code != 101:
             return
@@ -263,7 +309,7 @@ class WsFeed:
         if not isinstance(msg, dict) or "method" not in msg:
             return _err(2, "Invalid request: missing field `method`", None)
         rid = msg.get("id")
-        if isinstance(rid, bool) or not isinstance(rid, int) or rid < 0:
+        if not self._valid_id(rid):
             return _err(2, "Invalid request: request ID must be an unsigned integer", None)
         method, params = msg["method"], msg.get("params", [])
         if method not in _METHODS:
@@ -293,8 +339,21 @@ class WsFeed:
                 conn.subs.pop(name, None)
         return {"result": None, "id": rid}
 
+    def _valid_id(self, rid: object) -> bool:
+        """Futures: an unsigned integer; spot also takes int64, strings up to 36 characters
+        and null (binance-api.md §5.3)."""
+        if isinstance(rid, bool):
+            return False
+        if self.name == "spot":
+            return (
+                rid is None
+                or (isinstance(rid, str) and len(rid) <= 36)
+                or (isinstance(rid, int) and -(2**63) <= rid < 2**63)
+            )
+        return isinstance(rid, int) and rid >= 0
+
     @staticmethod
-    def _property(conn: _Conn, method: str, params: list[Any], rid: int) -> dict[str, Any]:
+    def _property(conn: _Conn, method: str, params: list[Any], rid: Any) -> dict[str, Any]:
         if not params or not isinstance(params[0], str):
             return _err(2, "Invalid request: property name must be a string", rid)
         if params[0] != "combined":
@@ -306,61 +365,43 @@ class WsFeed:
         conn.combined = params[1]
         return {"result": None, "id": rid}
 
-    def _state(self, name: str) -> _StreamState | None:
-        """The kline stream behind a name, or ``None`` for a stream that never sends."""
-        symbol, _, kind = name.partition("@")
-        interval = kind.removeprefix("kline_")
-        if not kind.startswith("kline_") or interval not in INTERVALS:
-            return None
-        if symbol.upper() not in self.market.symbols:
-            return None
-        return _StreamState(symbol.upper(), interval)
+    def _state(self, name: str) -> Stream | None:
+        """The stream behind a name, or ``None`` for a stream that never sends."""
+        return parse(name, self.name, self.market)
 
     # ------------------------------------------------------------------ sending
 
     async def _tick(self, conn: _Conn) -> None:
-        """Send one event per subscribed stream every ``event_period_s``."""
+        """Send each subscribed stream's events whenever its period (its ``cadence``
+        setting) has passed; wake up at the shortest period."""
         s = self.settings
         while not conn.closing:
-            await asyncio.sleep(s.event_period_s)
+            periods = [getattr(s, st.cadence) for st in conn.subs.values() if st is not None]
+            await asyncio.sleep(min([*periods, s.event_period_s]))
             if conn.protocol.state is not State.OPEN:
                 return
-            if not conn.market_route and s.legacy_silent:
+            if not conn.routed and s.legacy_silent:
                 continue
             if s.stall_after_s is not None and time.monotonic() - conn.opened > s.stall_after_s:
                 continue
             now = self.clock.now_ms()
+            awake = time.monotonic()
             for name, state in list(conn.subs.items()):
-                if state is None:
+                if state is None or state.due > awake + _EARLY_S:
                     continue
-                for event in self.events(state, now):
+                state.due = awake + getattr(s, state.cadence)
+                for event in state.events(self.market, now, s.wrong_data):
                     conn.events_sent += 1
                     self.counts["events"] += 1
                     if s.malformed_every and conn.events_sent % s.malformed_every == 0:
-                        event["k"]["o"] = float(event["k"]["o"])
+                        fields_of = event["k"] if "k" in event else event
+                        key = "o" if "k" in event else "p"
+                        fields_of[key] = float(fields_of[key])
+                    if conn.micros:
+                        event = in_microseconds(event)
                     payload = {"stream": name, "data": event} if conn.combined else event
                     conn.protocol.send_text(json.dumps(payload, separators=(",", ":")).encode())
             await self._flush(conn)
-
-    def events(self, state: _StreamState, now_ms: int) -> list[dict[str, Any]]:
-        """The events of one stream at ``now_ms``: the final event of a candle that closed
-        since the last tick (REST's values), then the current candle's state."""
-        out = []
-        current = grid.floor_open(state.interval, now_ms)
-        if state.open_ms is not None and state.open_ms < current:
-            rows = self.market.klines(
-                state.symbol, state.interval, state.open_ms, state.open_ms, now_ms, 1
-            )
-            if rows and rows[0][0] == state.open_ms:
-                final = kline_event(state.symbol, state.interval, rows[0], now_ms, True)
-                if self.settings.wrong_data:
-                    final["k"]["c"] = str(Decimal(final["k"]["c"]) + 1)
-                out.append(final)
-        rows = self.market.klines(state.symbol, state.interval, current, current, now_ms, 1)
-        if rows and rows[0][0] == current:
-            out.append(kline_event(state.symbol, state.interval, rows[0], now_ms, False))
-        state.open_ms = current
-        return out
 
     async def _keepalive(self, conn: _Conn) -> None:
         """Server pings with a pong deadline, and the connection age limit."""
@@ -385,37 +426,6 @@ class WsFeed:
                 conn.protocol.send_ping(str(self.clock.now_ms()).encode())
                 await self._flush(conn)
             await asyncio.sleep(min(0.05, s.ping_interval_s, s.max_age_s, s.pong_timeout_s))
-
-
-def kline_event(
-    symbol: str, interval: str, row: list[Any], event_ms: int, closed: bool
-) -> dict[str, Any]:
-    """A Binance kline event for one REST row (same strings), in Binance's field order."""
-    first_trade = row[0] // 1000
-    return {
-        "e": "kline",
-        "E": event_ms,
-        "s": symbol,
-        "k": {
-            "t": row[0],
-            "T": row[6],
-            "s": symbol,
-            "i": interval,
-            "f": first_trade,
-            "L": first_trade + max(row[8], 1) - 1,
-            "o": row[1],
-            "c": row[4],
-            "h": row[2],
-            "l": row[3],
-            "v": row[5],
-            "n": row[8],
-            "x": closed,
-            "q": row[7],
-            "V": row[9],
-            "Q": row[10],
-            "B": "0",
-        },
-    }
 
 
 def _err(code: int, msg: str, rid: int | None) -> dict[str, Any]:
