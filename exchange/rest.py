@@ -94,7 +94,7 @@ class ExchangeInfo:
         symbols = {
             s["symbol"]: SymbolInfo(
                 symbol=s["symbol"],
-                status=s.get("status", "TRADING"),
+                status=s.get("status") or s.get("contractStatus") or "TRADING",
                 contract_type=s.get("contractType", ""),
                 onboard_ms=int(s.get("onboardDate", 0)),
                 delivery_ms=int(s.get("deliveryDate", FAR_FUTURE_MS)),

@@ -71,10 +71,16 @@ def db_path(tmp_path: Path) -> Path:
 
 
 def truth_rows(
-    market: Market, symbol: str, interval: str, start: str, end_ms: int = NOW_MS
+    market: Market,
+    symbol: str,
+    interval: str,
+    start: str,
+    end_ms: int = NOW_MS,
+    market_name: str = "usdm",
 ) -> list[tuple]:
     """The simulator's closed candles as (open_ms, *Decimal values, close_ms, trades) tuples."""
-    return [as_values(r) for r in market.closed_klines(symbol, interval, ms(start), end_ms, NOW_MS)]
+    rows = market.closed_klines(symbol, interval, ms(start), end_ms, NOW_MS, market=market_name)
+    return [as_values(r) for r in rows]
 
 
 def as_values(row: list) -> tuple:
