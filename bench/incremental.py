@@ -20,7 +20,7 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from flows.cli import run_ingest
+from cli.ingest import run_ingest
 from simulator import Market
 
 from .common import NOW_MS, bench_simulator, many_symbols, print_table

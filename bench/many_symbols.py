@@ -32,7 +32,7 @@ import requests
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from flows.cli import run_ingest
+from cli.ingest import run_ingest
 
 from .common import WEIGHT_LIMIT, WEIGHT_WINDOW_S, print_table, simulator_process
 

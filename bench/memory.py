@@ -41,7 +41,7 @@ def run(symbols: int = 10, months: int = 12) -> list[list]:
             }
             first = 2026 * 12 + 9 - months  # months before October 2026 (0-based months)
             start = f"{first // 12}-{first % 12 + 1:02d}-01"
-            cmd = [sys.executable, "-m", "flows", "ingest", "--symbols", ",".join(market.symbols),
+            cmd = [sys.executable, "-m", "cli", "ingest", "--symbols", ",".join(market.symbols),
                    "--intervals", "1m", "--start", start, "--end", "2026-10-01",
                    "--source", "archive"]  # fmt: skip
             t0 = time.perf_counter()

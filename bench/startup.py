@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flows.prefect_api import LOCAL_SERVER, QUIET, TEMPORARY_ONLY, healthy
+from cli.prefect_api import LOCAL_SERVER, QUIET, TEMPORARY_ONLY, healthy
 
 from .common import print_table, simulator_process
 

@@ -7,7 +7,7 @@ disagreeing) all fail the flow run with a one-line message and no traceback: Pre
 state. Only an unexpected exception (a bug) is raised and logged with its traceback.
 
 Importing this module does not import Prefect: the command line uses it before it has
-chosen the Prefect API (``flows.prefect_api``).
+chosen the Prefect API (``cli.prefect_api``).
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ import importlib
 import inspect
 import pickle
 import pkgutil
+import tomllib
 import types
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +33,11 @@ from exchange.errors import (
 )
 from warehouse.errors import NotAWarehouse, WarehouseLocked
 
-PACKAGES = ("exchange", "warehouse", "flows", "tasks", "simulator", "charts")
+ROOT = Path(__file__).resolve().parents[1]
+# Every package the project installs (pyproject.toml), so a new one is walked too.
+PACKAGES = tuple(
+    tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+)
 # The roots and the branches that only group errors; every other error is typed.
 GROUPS = {"KlinesError", "ExchangeError", "WarehouseError", "StreamError", "ArchiveError"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.prefect_api import LOCAL_SERVER, healthy
+from cli.prefect_api import LOCAL_SERVER, healthy
 from simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def user_klines(*args: str, home: Path, ledger: Path) -> subprocess.CompletedPro
     env.pop("DO_NOT_TRACK", None)
     env.update(PREFECT_HOME=str(home), KLINES_WEIGHT_LEDGER=str(ledger))
     return subprocess.run(
-        [sys.executable, "-m", "flows", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

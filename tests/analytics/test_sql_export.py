@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from flows.cli import main
+from cli.main import main
 from warehouse.export import MANIFEST, export_parquet
 from warehouse.store import Warehouse
 

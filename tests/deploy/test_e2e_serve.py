@@ -60,7 +60,7 @@ def test_klines_serve_runs_the_deployments(tmp_path: Path, sim: Simulator) -> No
     procs = Processes(home)
     try:
         serve = procs.start(
-            "serve", [sys.executable, "-m", "flows", "serve", "--port", str(port)], env
+            "serve", [sys.executable, "-m", "cli", "serve", "--port", str(port)], env
         )
 
         def served():

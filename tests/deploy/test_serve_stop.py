@@ -26,7 +26,7 @@ def test_ctrl_c_stops_serve_and_its_server_quietly_and_exits_0(tmp_path: Path) -
     procs = Processes(tmp_path)
     try:
         serve = procs.start(
-            "serve", [sys.executable, "-m", "flows", "serve", "--port", str(port)], env
+            "serve", [sys.executable, "-m", "cli", "serve", "--port", str(port)], env
         )
 
         def serving() -> bool:

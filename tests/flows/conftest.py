@@ -12,7 +12,7 @@ from prefect.testing.utilities import prefect_test_harness
 @pytest.fixture(autouse=True, scope="session")
 def prefect_api() -> Iterator[None]:
     # The harness's own server (a test fixture, not the product's: the `klines` command
-    # chooses its Prefect settings itself, flows/prefect_api.py) does not phone home.
+    # chooses its Prefect settings itself, cli/prefect_api.py) does not phone home.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with prefect_test_harness(server_startup_timeout=180):
         yield

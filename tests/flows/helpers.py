@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from flows.cli import main
+from cli.main import main
 from simulator import Simulator
 
 

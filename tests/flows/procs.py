@@ -40,7 +40,7 @@ class Proc:
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "flows", *args],
+            [sys.executable, "-m", "cli", *args],
             cwd=ROOT,
             env=env or child_env(),
             stdout=subprocess.PIPE,

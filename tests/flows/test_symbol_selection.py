@@ -93,7 +93,7 @@ def test_klines_symbols_ranks_by_quote_volume_and_names_bad_input_in_one_line(
 def test_klines_symbols_loads_no_prefect(sim: Simulator, tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from flows.cli import main\n"
+        "from cli.main import main\n"
         "try:\n"
         f"    main(['symbols', 'ETH*', '--rest-url', '{sim.url}', '--db', '{tmp_path / 'k.duckdb'}'])\n"
         "except SystemExit as done:\n"

@@ -240,7 +240,7 @@ def test_a_process_names_itself_by_its_command_line() -> None:
         command_line(["/x/.venv/bin/klines", "sql", "SELECT 1"])
         == "command `klines sql 'SELECT 1'`"
     )
-    assert command_line(["/x/flows/__main__.py", "ingest"]) == "command `python -m flows ingest`"
+    assert command_line(["/x/cli/__main__.py", "ingest"]) == "command `python -m cli ingest`"
 
 
 MINUTE = 60_000
