@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import click
 
-from flows.inputs import parse_selection
+from flows.inputs import parse_markets, parse_selection
 from flows.settings import Settings
 
-from .ingest import DELIVERY_HELP, TOP_HELP
+from .ingest import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, TOP_HELP
 from .main import EXIT_OK, _run_guarded, main
 
 
@@ -20,6 +20,8 @@ from .main import EXIT_OK, _run_guarded, main
 @click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
 @click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
 @click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
+@click.option("--market", default=None, help=MARKET_HELP)
+@click.option("--network", default=None, help=NETWORK_HELP)
 @click.option(
     "--format",
     "fmt",
@@ -35,6 +37,8 @@ def symbols(
     top: int | None,
     db: str | None,
     rest_url: str | None,
+    market: str | None,
+    network: str | None,
     fmt: str,
     debug: bool,
 ) -> None:
@@ -52,16 +56,19 @@ def symbols(
 
         from .output import render
 
-        settings = Settings.from_env(db_path=db, rest_url=rest_url)
+        settings = Settings.from_env(db_path=db, rest_url=rest_url, market=market, network=network)
+        (spec,) = parse_markets(settings.market, one=True)
         selection, notes = parse_selection(pattern or ALL, delivery, top)
-        client = RestClient(settings.rest_config())
+        client = RestClient(settings.rest_config(spec))
         info = client.exchange_info()
         resolved = resolve(selection, info)
         volumes = None
         if selection.top is not None:
             volumes = client.quote_volumes()
-            resolved = keep_top(resolved, selection.top, volumes)
-        held = holdings(settings.db_path, resolved.symbols, lock_timeout=settings.lock_timeout)
+            resolved = keep_top(resolved, selection.top, volumes, spec.path("ticker/24hr"))
+        held = holdings(
+            settings.db_path, resolved.symbols, spec.name, lock_timeout=settings.lock_timeout
+        )
         columns = ["symbol", "status", "contract", "listed", "intervals", "candles", "newest"]
         if volumes is not None:
             columns.insert(4, "quote_volume_24h")

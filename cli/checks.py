@@ -6,9 +6,10 @@ from typing import Any
 
 import click
 
-from flows.inputs import check_seconds, parse_intervals, parse_symbols
+from flows.inputs import check_seconds, parse_intervals, parse_markets, parse_symbols
 from flows.settings import Settings
 
+from .ingest import MARKET_HELP
 from .main import EXIT_FAILED, EXIT_OK, _run_guarded, main, prefect_api, run_flow
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
@@ -92,13 +93,18 @@ def print_liveness(summary: dict[str, Any]) -> None:
 @click.option("--intervals", required=True, help="Higher intervals to check, e.g. 1h,1d.")
 @click.option("--days", default=7, show_default=True, help="How many days back to check.")
 @click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option("--market", default=None, help=MARKET_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) -> None:
+def audit(
+    symbols: str, intervals: str, days: int, db: str | None, market: str | None, debug: bool
+) -> None:
     """Check that stored 1m candles aggregate exactly to the stored higher intervals."""
 
     def body() -> int:
+        settings = Settings.from_env(market=market)
+        (spec,) = parse_markets(settings.market, one=True)
         syms, _ = parse_symbols(symbols)
-        ivs = parse_intervals(intervals)
+        ivs = parse_intervals(intervals, [spec])
         if days < 1:
             raise ValueError(f"--days {days}: use a positive number of days")
         with prefect_api():
@@ -106,7 +112,14 @@ def audit(symbols: str, intervals: str, days: int, db: str | None, debug: bool) 
 
             try:
                 summary, failure = (
-                    run_flow(audit_klines, symbols=syms, intervals=ivs, days=days, db=db),
+                    run_flow(
+                        audit_klines,
+                        symbols=syms,
+                        intervals=ivs,
+                        days=days,
+                        db=db,
+                        market=spec.name,
+                    ),
                     None,
                 )
             except AuditFailed as exc:

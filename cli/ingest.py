@@ -64,6 +64,13 @@ SYMBOLS_HELP = (
     "Comma-separated names and patterns, e.g. BTCUSDT,ETHUSDT or '*USDT','1000*' or ALL "
     "(patterns select TRADING perpetuals when the run starts)."
 )
+MARKET_HELP = (
+    "usdm (USDⓈ-M futures), coinm (COIN-M futures) or spot [env KLINES_MARKET; default usdm]."
+)
+NETWORK_HELP = (
+    "mainnet or testnet [env KLINES_NETWORK; default mainnet]; a warehouse file keeps one "
+    "network's data only."
+)
 DELIVERY_HELP = "Let patterns and ALL select delivery (quarterly) contracts too."
 TOP_HELP = (
     "Keep the N selected symbols with the highest 24-hour quote volume "
@@ -93,18 +100,8 @@ TOP_HELP = (
     help="Where whole past days come from: the bulk archive [env KLINES_ARCHIVE_URL], "
     "REST, or auto (the archive when it saves requests).",
 )
-@click.option(
-    "--market",
-    default=None,
-    help="usdm (USDⓈ-M futures), coinm (COIN-M futures), spot, or several, comma-separated "
-    "[env KLINES_MARKET; default usdm].",
-)
-@click.option(
-    "--network",
-    default=None,
-    help="mainnet or testnet [env KLINES_NETWORK; default mainnet]; a warehouse file keeps "
-    "one network's data only.",
-)
+@click.option("--market", default=None, help=MARKET_HELP + " Several: comma-separated.")
+@click.option("--network", default=None, help=NETWORK_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
     symbols: str | None,
@@ -204,7 +201,8 @@ def run_ingest(
 @click.option("--db", default="data/demo.duckdb", show_default=True, help="DuckDB file to fill.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def demo(db: str, debug: bool) -> None:
-    """Offline demo: start the local exchange simulator and ingest from it."""
+    """Offline demo: start the local exchange simulator and ingest two markets from it
+    (USDⓈ-M perpetuals and spot), then compare them."""
 
     def body() -> int:
         with prefect_api():
@@ -212,7 +210,16 @@ def demo(db: str, debug: bool) -> None:
 
             with Simulator() as sim:
                 click.echo(f"simulator listening on {sim.url}", err=True)
-                summary = run_ingest(["BTCUSDT", "ETHUSDT"], ["1m", "1h"], None, None, db, sim.url)
+                summary = run_ingest(
+                    ["BTCUSDT", "ETHUSDT"],
+                    ["1m", "1h"],
+                    None,
+                    None,
+                    db,
+                    sim.url,
+                    market="usdm,spot",
+                    network="mainnet",
+                )
         print_summary(summary)
         _show_sample(db)
         return EXIT_OK
@@ -225,11 +232,29 @@ def _show_sample(db: str) -> None:
 
     with Warehouse(db).connect(read_only=True) as con:
         rows = con.execute(
-            "SELECT symbol, interval, count(*) AS candles, min(open_time) AS first, "
+            "SELECT market, symbol, interval, count(*) AS candles, min(open_time) AS first, "
             "max(open_time) AS last FROM klines GROUP BY ALL ORDER BY ALL"
         ).fetchall()
-    click.echo(f"\n{db}: SELECT symbol, interval, count(*), min(open_time), max(open_time) ...")
-    for symbol, interval, n, first, last in rows:
+        basis = con.execute(BASIS_SQL).fetchone()
+    click.echo(
+        f"\n{db}: SELECT market, symbol, interval, count(*), min(open_time), max(open_time) ..."
+    )
+    for market, symbol, interval, n, first, last in rows:
         click.echo(
-            f"  {symbol:<10} {interval:<4} {n:>6}  {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
+            f"  {market:<5} {symbol:<10} {interval:<4} {n:>6}  "
+            f"{first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
         )
+    if basis:
+        at, perp, spot, pct = basis
+        click.echo(
+            f"\nBTCUSDT basis at the {at:%H:%M} UTC 1h close: perpetual {perp} − spot {spot} "
+            f"= {perp - spot} ({pct:+.3f} %)  (docs/analysts.md: the basis question)"
+        )
+
+
+BASIS_SQL = """
+SELECT f.open_time, f.close, s.close, round(100 * (f.close - s.close) / s.close, 3)
+FROM klines f JOIN klines s USING (symbol, interval, open_time)
+WHERE f.market = 'usdm' AND s.market = 'spot' AND symbol = 'BTCUSDT' AND interval = '1h'
+ORDER BY open_time DESC LIMIT 1
+"""

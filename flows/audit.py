@@ -9,12 +9,10 @@ from warehouse.audit import SeriesAudit, audit_series
 from warehouse.store import Warehouse, check_path
 
 from .errors import AuditFailed
-from .inputs import parse_intervals, parse_symbols
+from .inputs import parse_intervals, parse_markets, parse_symbols
 from .outcomes import reports_failures
 from .runinfo import run_label
 from .settings import Settings
-
-MARKET = "usdm"
 
 
 @flow(name="audit-klines", persist_result=False)
@@ -24,13 +22,17 @@ def audit_klines(
     intervals: list[str],
     days: int = 7,
     db: str | None = None,
+    market: str | None = None,
+    network: str | None = None,
 ) -> dict[str, object]:
-    """Check, for the last ``days`` days, that stored 1m candles aggregate exactly to every
-    stored candle of ``intervals`` (higher than 1m). Fails the run on any disagreement."""
+    """Check, for the last ``days`` days, that stored 1m candles of ``market`` (default
+    ``KLINES_MARKET``, else usdm) aggregate exactly to every stored candle of ``intervals``
+    (higher than 1m). Fails the run on any disagreement."""
     logger = get_run_logger()
-    settings = Settings.from_env(db_path=db)
+    settings = Settings.from_env(db_path=db, market=market, network=network)
+    (spec,) = parse_markets(settings.market, one=True)
     syms, _ = parse_symbols(symbols)
-    ivs = [i for i in parse_intervals(intervals) if i != "1m"]
+    ivs = [i for i in parse_intervals(intervals, [spec]) if i != "1m"]
     if days < 1:
         raise ValueError(f"--days {days}: use a positive number of days")
     check_path(settings.db_path)
@@ -39,7 +41,7 @@ def audit_klines(
     with warehouse.connect() as con:
         for symbol in syms:
             for interval in ivs:
-                results.append(audit_series(con, MARKET, symbol, interval, days))
+                results.append(audit_series(con, spec.name, symbol, interval, days))
     rows = [r.as_row() for r in results]
     disagreements = [d for r in results for d in r.disagreements]
     create_table_artifact(

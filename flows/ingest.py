@@ -49,8 +49,7 @@ from .inputs import (
 )
 from .outcomes import reports_failures
 from .runinfo import run_label
-from .runners import check_warehouse, select_task_runner
-from .settings import Settings
+from .settings import Settings, select_task_runner
 
 # Series needing one page each (a scheduled run's new candles) load in groups of this many:
 # one task, one parse, one validation and one transaction per group and interval.
@@ -108,7 +107,6 @@ def ingest_klines(
     ``IngestIncomplete`` (the flow run fails) when a series failed or rows were rejected.
     """
     logger = get_run_logger()
-    check_warehouse()
     if source not in SOURCES:
         raise InvalidInput(f"--source {source!r}: use one of {', '.join(SOURCES)}")
     settings = Settings.from_env(

@@ -56,8 +56,8 @@ def parse_intervals(
     return intervals
 
 
-def parse_markets(text: str | Sequence[str]) -> list[MarketSpec]:
-    """``usdm``, ``coinm``, ``spot``, or several, comma-separated."""
+def parse_markets(text: str | Sequence[str], one: bool = False) -> list[MarketSpec]:
+    """``usdm``, ``coinm``, ``spot``, or several, comma-separated (only one if ``one``)."""
     markets = []
     for item in _items(text):
         spec = market(item)
@@ -65,6 +65,10 @@ def parse_markets(text: str | Sequence[str]) -> list[MarketSpec]:
             markets.append(spec)
     if not markets:
         raise InvalidInput(f"no market given: pass --market {DEFAULT_MARKET}")
+    if one and len(markets) > 1:
+        raise InvalidInput(
+            f"--market {','.join(m.name for m in markets)}: this command takes one market"
+        )
     return markets
 
 

@@ -1,4 +1,19 @@
-"""Settings from the environment; command-line flags win (the only place env is read)."""
+"""Settings from the environment; command-line flags win. The only module that reads it.
+
+:class:`Settings` is resolved once, at a flow's entry (or a command's), from ``KLINES_*``
+variables and flags. One switch has to be read earlier: the task runner of the ingest flow
+(``KLINES_TASK_RUNNER``, :func:`select_task_runner`), because Prefect fixes a flow's task
+runner when the flow is defined, at import.
+
+Scaling switches (docs/scaling.md):
+
+- ``KLINES_TASK_RUNNER``: ``thread`` (default; ``KLINES_FETCH_WORKERS`` threads, default 4)
+  or ``dask`` (prefect-dask: ``KLINES_DASK_ADDRESS`` of a cluster, else a temporary local
+  one of ``KLINES_DASK_WORKERS`` processes, default 2; each worker process rebuilds its own
+  REST client, hence its own weight budget).
+- ``KLINES_WAREHOUSE``: only ``duckdb`` is implemented; ``ducklake`` and ``motherduck`` are
+  documented but refused (their DuckDB 2.0 clients are not available to this project).
+"""
 
 from __future__ import annotations
 
@@ -96,6 +111,7 @@ class Settings:
             lock_timeout=_number(env, "KLINES_LOCK_TIMEOUT", float, 120.0, 0.0, 86_400.0),
             api_key=env.get("KLINES_API_KEY") or None,
         )
+        check_warehouse(env)
         settings = replace(base, **{k: v for k, v in flags.items() if v is not None})
         if settings.rest_url:
             _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
@@ -208,3 +224,60 @@ def _check_url(url: str, where: str, schemes: tuple[str, ...]) -> None:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         raise InvalidInput(f"{url!r} has an invalid port (from {where})") from None
+
+
+TASK_RUNNERS = ("thread", "dask")
+WAREHOUSES = ("duckdb",)
+_DOCUMENTED_WAREHOUSES = ("ducklake", "motherduck")
+
+
+class UnsupportedSetting(ValueError):
+    """A KLINES_* switch names an engine this installation cannot use."""
+
+
+def select_task_runner(env: Mapping[str, str] | None = None) -> Any:
+    """The Prefect task runner that ``KLINES_TASK_RUNNER`` selects.
+
+    Raises:
+        UnsupportedSetting: an unknown runner, or ``dask`` without prefect-dask installed.
+    """
+    env = os.environ if env is None else env
+    kind = (env.get("KLINES_TASK_RUNNER") or "thread").strip().lower()
+    if kind == "thread":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=int(env.get("KLINES_FETCH_WORKERS") or 4))
+    if kind == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError as exc:
+            raise UnsupportedSetting(
+                "KLINES_TASK_RUNNER=dask needs prefect-dask: install the extra "
+                "(uv sync --extra dask, or pip install 'binance-klines-etl[dask]')"
+            ) from exc
+        address = env.get("KLINES_DASK_ADDRESS")
+        if address:
+            return DaskTaskRunner(address=address)
+        workers = int(env.get("KLINES_DASK_WORKERS") or 2)
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+        )
+    raise UnsupportedSetting(f"KLINES_TASK_RUNNER={kind!r} is not one of {', '.join(TASK_RUNNERS)}")
+
+
+def check_warehouse(env: Mapping[str, str] | None = None) -> str:
+    """The warehouse engine that ``KLINES_WAREHOUSE`` selects (only ``duckdb`` works).
+
+    Raises:
+        UnsupportedSetting: a documented but unavailable engine, or an unknown one.
+    """
+    env = os.environ if env is None else env
+    kind = (env.get("KLINES_WAREHOUSE") or "duckdb").strip().lower()
+    if kind in WAREHOUSES:
+        return kind
+    if kind in _DOCUMENTED_WAREHOUSES:
+        raise UnsupportedSetting(
+            f"KLINES_WAREHOUSE={kind} is not available: its extension or service does not "
+            "accept DuckDB 2.0 clients here (see docs/scaling.md); use duckdb"
+        )
+    raise UnsupportedSetting(f"KLINES_WAREHOUSE={kind!r} is not one of {', '.join(WAREHOUSES)}")

@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from flows.ingest import ingest_klines
-from flows.runners import UnsupportedSetting, check_warehouse, select_task_runner
+from flows.settings import UnsupportedSetting, check_warehouse, select_task_runner
 from simulator import Market, Simulator
 from tests.conftest import STORED_SQL, truth_rows
 
