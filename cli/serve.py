@@ -21,11 +21,18 @@ from .main import EXIT_OK, _run_guarded, main
     show_default=True,
     help="default: seven symbols; full: hundreds of contracts, as a real exchangeInfo lists.",
 )
-def simulator(port: int, universe: str) -> None:
-    """Run the local Binance simulator until interrupted (prints its URL)."""
+@click.option(
+    "--network",
+    type=click.Choice(["mainnet", "testnet"]),
+    default="mainnet",
+    show_default=True,
+    help="testnet: other, synthetic prices and no archive, as Binance's testnet.",
+)
+def simulator(port: int, universe: str, network: str) -> None:
+    """Run the local Binance simulator until interrupted (prints the URLs of every market)."""
     from simulator.__main__ import main as sim_main
 
-    sim_main(["--port", str(port), "--universe", universe])
+    sim_main(["--port", str(port), "--universe", universe, "--network", network])
 
 
 @main.command()

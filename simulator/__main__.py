@@ -62,15 +62,15 @@ def describe(sim: Simulator) -> list[str]:
     """The lines naming every market's bases (after the first, ``listening on``, line)."""
     archive = sim.archive_url
     return [
-        f"  REST, one base for every market: {sim.rest_url}  "
+        f"  REST, one base for every market (set KLINES_REST_URL): {sim.rest_url}  "
         "(USDⓈ-M /fapi/v1, COIN-M /dapi/v1, spot /api/v3)",
         f"  bulk archive (set KLINES_ARCHIVE_URL): {archive}  (data/futures/um, data/futures/cm, "
         "data/spot)"
         if archive
         else "  bulk archive: none (a testnet has no data.binance.vision)",
-        f"  WebSocket USDⓈ-M (set KLINES_WS_URL): {sim.ws_url('usdm')}",
-        f"  WebSocket COIN-M: {sim.ws_url('coinm')}",
-        f"  WebSocket spot: {sim.ws_url('spot')}",
+        f"  WebSocket USDⓈ-M (set KLINES_WS_URL_USDM): {sim.ws_url('usdm')}",
+        f"  WebSocket COIN-M (set KLINES_WS_URL_COINM): {sim.ws_url('coinm')}",
+        f"  WebSocket spot (set KLINES_WS_URL_SPOT): {sim.ws_url('spot')}",
         f"  network: {sim.network}",
     ]
 
