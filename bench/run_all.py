@@ -15,6 +15,7 @@ from . import (
     pipeline,
     rest_backfill,
     startup,
+    two_markets,
 )
 from .common import print_table
 
@@ -51,6 +52,10 @@ def main() -> None:
     for g in startup.run(2 if quick else 3):
         rows.append(["(g) start-up", f"{g[0]} ({g[1]})", f"{g[2]:.1f} s", g[4], g[5],
                      f"rounds {g[3]}"])  # fmt: skip
+    for h in two_markets.run(30 if quick else 120):
+        rows.append(["(h) two markets", f"{h[0]}, BTCUSDT 1m, {h[1]:,} candles",
+                     f"{h[3]:,.0f} candles/s", f"{h[7]:,.0f} candles/s", h[8],
+                     f"flow {h[2]:.1f} s ({h[4]}); {h[5]} requests, weight {h[6]}"])  # fmt: skip
     print()
     print_table("All benchmarks (one run)", HEADERS, rows)
 

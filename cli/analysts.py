@@ -10,8 +10,8 @@ import click
 from flows.inputs import parse_markets, parse_selection
 from flows.settings import Settings
 
-from .ingest import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, TOP_HELP
 from .main import EXIT_OK, _run_guarded, main
+from .options import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, TOP_HELP
 
 
 @main.command()

@@ -9,8 +9,8 @@ import click
 from flows.inputs import check_seconds, parse_intervals, parse_markets, parse_symbols
 from flows.settings import Settings
 
-from .ingest import MARKET_HELP
 from .main import EXIT_FAILED, EXIT_OK, _run_guarded, main, prefect_api, run_flow
+from .options import MARKET_HELP
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
 """Exit code per verdict: healthy (PASS, or WARN) 0, unhealthy 1; bad input is 2."""

@@ -12,6 +12,7 @@ from flows.inputs import check_range, parse_intervals, parse_markets, parse_sele
 from flows.settings import Settings
 
 from .main import EXIT_OK, _run_guarded, main, prefect_api, run_flow
+from .options import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, SYMBOLS_HELP, TOP_HELP
 
 SUMMARY_COLUMNS = (
     "market",
@@ -58,24 +59,6 @@ def print_summary(summary: dict[str, Any]) -> None:
     for series in summary.get("series", []):
         if series.get("error"):
             click.echo(f"  {series['symbol']} {series['interval']}: {series['error']}")
-
-
-SYMBOLS_HELP = (
-    "Comma-separated names and patterns, e.g. BTCUSDT,ETHUSDT or '*USDT','1000*' or ALL "
-    "(patterns select TRADING perpetuals when the run starts)."
-)
-MARKET_HELP = (
-    "usdm (USDⓈ-M futures), coinm (COIN-M futures) or spot [env KLINES_MARKET; default usdm]."
-)
-NETWORK_HELP = (
-    "mainnet or testnet [env KLINES_NETWORK; default mainnet]; a warehouse file keeps one "
-    "network's data only."
-)
-DELIVERY_HELP = "Let patterns and ALL select delivery (quarterly) contracts too."
-TOP_HELP = (
-    "Keep the N selected symbols with the highest 24-hour quote volume "
-    "(none named: every TRADING perpetual)."
-)
 
 
 @main.command()
