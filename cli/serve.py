@@ -69,7 +69,7 @@ def serve(spec_file: str | None, host: str, port: int, debug: bool) -> None:
         from contextlib import nullcontext
         from pathlib import Path
 
-        from .deployments import (
+        from flows.deployments import (
             DEFAULT_FILE,
             LocalServer,
             build_deployments,

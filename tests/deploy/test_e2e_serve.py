@@ -76,7 +76,11 @@ def test_klines_serve_runs_the_deployments(tmp_path: Path, sim: Simulator) -> No
         assert set(deployments) == EXPECTED
         short = deployments["ingest-klines/ingest-short"]
         assert [s.schedule.cron for s in short.schedules] == ["* * * * *"]
-        assert short.parameters == {"symbols": ["BTCUSDT", "ETHUSDT"], "intervals": ["1m", "5m"]}
+        assert short.parameters == {
+            "market": "usdm",
+            "symbols": ["BTCUSDT", "ETHUSDT"],
+            "intervals": ["1m", "5m"],
+        }
         assert "Prefect UI: http://127.0.0.1:" in procs.log("serve")
         ui = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert ui.ok and "<html" in ui.text.lower()
