@@ -48,6 +48,7 @@ log = logging.getLogger("klines.rest")
 _BAN_UNTIL = re.compile(r"banned until (\d{12,})")
 _WEIGHT_HEADER = re.compile(r"x-mbx-used-weight-(\d+)([smhd])$", re.IGNORECASE)
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_LIVE = ("TRADING", "PENDING_TRADING")  # statuses of a contract that trades or will
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,33 @@ class ExchangeInfo:
     def pairs(self) -> set[str]:
         """The underlying pairs (index prices are by pair: BTCUSDT, BTCUSD)."""
         return {i.pair for i in self.symbols.values() if i.pair}
+
+    def by_pair(self) -> ExchangeInfo:
+        """The same facts keyed by pair, for kinds keyed by pair (the index price).
+
+        A pair is listed from the earliest ``onboardDate`` of its contracts to their last
+        delivery (never ending while it has a perpetual); it trades while any of its
+        contracts does, else it takes the status of its last-delivered contract.
+        """
+        contracts: dict[str, list[SymbolInfo]] = {}
+        for info in self.symbols.values():
+            if info.pair:
+                contracts.setdefault(info.pair, []).append(info)
+        pairs = {}
+        for pair, infos in sorted(contracts.items()):
+            last = max(infos, key=lambda i: (i.delivery_ms, i.onboard_ms))
+            statuses = {i.status for i in infos}
+            status = next((s for s in _LIVE if s in statuses), last.status)
+            perpetual = next((i for i in infos if i.is_perpetual), None)
+            pairs[pair] = SymbolInfo(
+                symbol=pair,
+                status=status,
+                contract_type=(perpetual or last).contract_type,
+                onboard_ms=min(i.onboard_ms for i in infos),
+                delivery_ms=last.delivery_ms,
+                pair=pair,
+            )
+        return ExchangeInfo(pairs, self.weight_limit, self.weight_window_ms, self.api)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], api: str = "/fapi/v1") -> ExchangeInfo:
