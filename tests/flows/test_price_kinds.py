@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.ingest import ingest_klines
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS, ms
 from tests.flows.helpers import checksum, ingest
@@ -82,13 +83,19 @@ def test_coin_m_mark_and_premium_by_contract_index_by_pair(
         *("--intervals", "1m,1h", "--start", START + "Z"),
     )
     assert by_contract.code == 0, by_contract.err
-    by_pair = ingest(
-        sim,
-        db_path,
-        *("--market", "coinm", "--kind", "index", "--symbols", "BTCUSD", "--intervals", "1m"),
-        *("--start", START + "Z"),
+    # as a deployment calls the flow: the kind a parameter of its own
+    by_pair = ingest_klines(
+        symbols=["BTCUSD"],
+        intervals=["1m"],
+        start=START + "Z",
+        db=str(db_path),
+        rest_url=sim.url,
+        market="coinm",
+        kind="index",
     )
-    assert by_pair.code == 0, by_pair.err
+    assert [(r["market"], r["kind"], r["symbol"]) for r in by_pair["series"]] == [
+        ("coinm", "index", "BTCUSD")
+    ]
     for kind, symbol in (("mark", "BTCUSD_PERP"), ("premium", "BTCUSD_PERP"), ("index", "BTCUSD")):
         expected = truth(market, "coinm", kind, symbol)
         assert expected and stored(db_path, "coinm", kind, symbol) == expected
