@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from flows.ingest import ingest_klines
 from simulator import Market, Simulator
@@ -20,7 +19,8 @@ SELECT epoch_ms(open_time), open::VARCHAR, high::VARCHAR, low::VARCHAR, close::V
 FROM price_klines WHERE market = ? AND kind = ? AND symbol = ? AND interval = ?
 ORDER BY open_time
 """
-START = "2026-11-01T15:00:00"  # nine hours of 1m before the frozen clock: two REST pages
+START = "2026-11-01T21:00:00"  # three hours of 1m before the frozen clock: one REST page
+LONG = "2026-11-01T15:00:00"  # nine hours: two pages, a task of its own
 
 
 def stored(db: Path, market: str, kind: str, symbol: str, interval: str = "1m") -> list[tuple]:
@@ -50,7 +50,7 @@ def test_usdm_mark_index_and_premium_equal_the_truth_and_a_rerun_changes_nothing
     assert ran.code == 0, ran.err
     for kind in ("mark", "index", "premium"):
         expected = truth(market, "usdm", kind, "BTCUSDT")
-        assert len(expected) > 500 and stored(db_path, "usdm", kind, "BTCUSDT") == expected
+        assert len(expected) > 180 and stored(db_path, "usdm", kind, "BTCUSDT") == expected
     premium = [
         Decimal(v) for row in stored(db_path, "usdm", "premium", "BTCUSDT") for v in row[1:5]
     ]
@@ -58,7 +58,7 @@ def test_usdm_mark_index_and_premium_equal_the_truth_and_a_rerun_changes_nothing
     assert table(db_path, "SELECT count(*) FROM klines") == [(0,)]
     assert "usdm    mark     BTCUSDT" in ran.out
     runs = table(db_path, "SELECT kind, inserted FROM ingest_run_series ORDER BY kind")
-    assert [k for k, _ in runs] == ["index", "mark", "premium"] and all(n > 500 for _, n in runs)
+    assert [k for k, _ in runs] == ["index", "mark", "premium"] and all(n > 180 for _, n in runs)
 
     before = table(db_path, "SELECT * FROM price_klines ORDER BY ALL")
     again = ingest(sim, db_path, *args, "--start", START + "Z")
@@ -80,7 +80,7 @@ def test_coin_m_mark_and_premium_by_contract_index_by_pair(
         sim,
         db_path,
         *("--market", "coinm", "--kind", "mark,premium", "--symbols", "BTCUSD_PERP"),
-        *("--intervals", "1m,1h", "--start", START + "Z"),
+        *("--intervals", "1m,1h", "--start", LONG + "Z"),
     )
     assert by_contract.code == 0, by_contract.err
     # as a deployment calls the flow: the kind a parameter of its own
@@ -96,32 +96,40 @@ def test_coin_m_mark_and_premium_by_contract_index_by_pair(
     assert [(r["market"], r["kind"], r["symbol"]) for r in by_pair["series"]] == [
         ("coinm", "index", "BTCUSD")
     ]
-    for kind, symbol in (("mark", "BTCUSD_PERP"), ("premium", "BTCUSD_PERP"), ("index", "BTCUSD")):
-        expected = truth(market, "coinm", kind, symbol)
+    for kind, symbol, start in (
+        ("mark", "BTCUSD_PERP", LONG),
+        ("premium", "BTCUSD_PERP", LONG),
+        ("index", "BTCUSD", START),
+    ):
+        expected = truth(market, "coinm", kind, symbol, start=start)
         assert expected and stored(db_path, "coinm", kind, symbol) == expected
     assert stored(db_path, "coinm", "mark", "BTCUSD_PERP", "1h") == truth(
-        market, "coinm", "mark", "BTCUSD_PERP", "1h"
+        market, "coinm", "mark", "BTCUSD_PERP", "1h", LONG
     )
 
 
-@pytest.mark.parametrize(("kind", "symbol"), [("mark", "BTCUSDT"), ("index", "ETHUSDT")])
-def test_whole_days_come_from_the_kinds_archive_folder(
-    sim: Simulator, market: Market, db_path: Path, kind: str, symbol: str
+def test_whole_days_come_from_each_kinds_archive_folder(
+    sim: Simulator, market: Market, db_path: Path
 ) -> None:
-    """data/futures/um/daily/{markPriceKlines,indexPriceKlines}/<symbol or pair>/1h/...:
-    two whole days from files (the simulator serves each kind's truth in its folder)."""
+    """data/futures/um/daily/markPriceKlines/ETHUSDT/1h/... (by symbol) and
+    .../indexPriceKlines/ETHUSDT/1h/... (by pair): two whole days from files each (the
+    simulator serves each kind's truth in its own folder)."""
     ran = ingest(
         sim,
         db_path,
-        *("--kind", kind, "--symbols", symbol, "--intervals", "1h", "--source", "archive"),
-        *("--start", "2026-10-31"),
+        *("--kind", "mark,index", "--symbols", "ETHUSDT", "--intervals", "1h"),
+        *("--source", "archive", "--start", "2026-10-31"),
         env={"KLINES_ARCHIVE_URL": str(sim.archive_url)},
     )
     assert ran.code == 0, ran.err
-    expected = truth(market, "usdm", kind, symbol, "1h", "2026-10-31T00:00:00")
-    assert len(expected) == 48 and stored(db_path, "usdm", kind, symbol, "1h") == expected
-    assert table(db_path, "SELECT source, count(*) FROM price_klines GROUP BY ALL") == [
-        ("archive", 48)
+    for kind in ("mark", "index"):
+        expected = truth(market, "usdm", kind, "ETHUSDT", "1h", "2026-10-31T00:00:00")
+        assert len(expected) == 48 and stored(db_path, "usdm", kind, "ETHUSDT", "1h") == expected
+    assert table(
+        db_path, "SELECT kind, source, count(*) FROM price_klines GROUP BY ALL ORDER BY 1"
+    ) == [
+        ("index", "archive", 48),
+        ("mark", "archive", 48),
     ]
 
 
