@@ -100,6 +100,13 @@ def coverage_rows(
     return rows
 
 
+def _name(row: dict[str, Any]) -> str:
+    """``BTCUSDT 1m``, led by a kind other than trade: ``mark BTCUSDT 1m``."""
+    kind = row.get("kind", DEFAULT_KIND)
+    lead = "" if kind == DEFAULT_KIND else f"{kind} "
+    return f"{lead}{row['symbol']} {row['interval']}"
+
+
 def _kind(series: tuple[str, ...]) -> str:
     """The kind of a (market, symbol, interval[, kind]) series."""
     return series[3] if len(series) > 3 else DEFAULT_KIND
@@ -141,7 +148,7 @@ def publish_coverage_chart(
         else (
             "| series | day | present / expected |\n|---|---|---|\n"
             + "\n".join(
-                f"| {r['symbol']} {r['interval']} | {r['day']} | {r['present']} / {r['expected']} |"
+                f"| {_name(r)} | {r['day']} | {r['present']} / {r['expected']} |"
                 for r in short[:20]
             )
             + ("\n\n(first 20 shown)" if len(short) > 20 else "")
