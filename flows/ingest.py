@@ -105,10 +105,10 @@ def ingest_klines(
     mainnet), and a warehouse file keeps the network it was created for. ``kind`` is
     ``trade`` (the default: table ``klines``), ``mark``, ``index`` or ``premium`` (mark,
     index and premium index prices, futures only: table ``price_klines``), or several;
-    index prices are by pair (``BTCUSDT``, ``BTCUSD``), so ``symbols`` names pairs for it. ``symbols`` holds
-    exact names (any listed contract) and shell-style patterns such as ``*USDT`` or
-    ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery contracts with
-    ``delivery``) of each market when the run starts; ``top`` keeps the selected symbols
+    index prices are by pair (``BTCUSDT``, ``BTCUSD``), so ``symbols`` names pairs for it.
+    ``symbols`` holds exact names (any listed contract) and shell-style patterns such as
+    ``*USDT`` or ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery
+    contracts with ``delivery``) of each market when the run starts; ``top`` keeps the selected symbols
     with the highest 24-hour quote volume. Without ``start`` each series resumes after its
     newest stored candle. ``source``: ``auto`` reads whole past days from the bulk archive
     when they hold at least a REST page of candles and REST for the rest; ``archive`` uses
