@@ -11,6 +11,7 @@ import numpy as np
 
 from charts._figure import new_figure, to_png
 from exchange.intervals import INTERVAL_NAMES
+from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET
 
 # Steps, not a gradient: 98.6 % must not look like 100 %. Grey: nothing expected that day.
 _BOUNDS = [0.0, 0.5, 0.9, 0.99, 0.999999, 1.000001]
@@ -65,8 +66,8 @@ def render_coverage_png(
     """A PNG heat map of ``completeness`` (0..1) by series (``symbol interval``) and ``day``.
 
     ``rows`` are rows of the ``coverage`` view as mappings with at least ``symbol``,
-    ``interval``, ``day`` (a ``date``) and ``completeness``; ``expected``, ``present`` and
-    ``market`` are used when present. One column per UTC day from ``first_day`` to
+    ``interval``, ``day`` (a ``date``) and ``completeness``; ``expected``, ``present``,
+    ``market`` and ``kind`` are used when present. One column per UTC day from ``first_day`` to
     ``last_day`` (default: the rows' first and last day), so a day no row covers is a grey
     column, not a missing one; grey (nothing stored or expected) has its own legend entry.
     Cells print the percentage when the grid is small.
@@ -130,9 +131,12 @@ _INTERVAL_ORDER = INTERVAL_NAMES
 
 
 def _label(row: Mapping[str, Any]) -> str:
-    market = row.get("market")
-    prefix = f"{market} " if market and market != "usdm" else ""
-    return f"{prefix}{row['symbol']} {row['interval']}"
+    """``BTCUSDT 1m``; markets other than USDⓈ-M and kinds other than trade lead:
+    ``spot BTCUSDT 1m``, ``mark BTCUSDT 1m``."""
+    market, kind = row.get("market"), row.get("kind")
+    lead = [market] if market and market != DEFAULT_MARKET else []
+    lead += [kind] if kind and kind != DEFAULT_KIND else []
+    return " ".join([*lead, row["symbol"], row["interval"]])
 
 
 def _series_order(label: str) -> tuple[str, int]:

@@ -4,6 +4,7 @@ a flow run (no Prefect is loaded)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -132,29 +133,47 @@ def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
 
 @main.command()
 @click.option("--out", required=True, help="Folder of the Parquet copy (created if missing).")
+@click.option(
+    "--prices-out",
+    default=None,
+    help="Folder of price_klines' Parquet copy [default: OUT-prices beside OUT; written once "
+    "price klines are stored].",
+)
 @click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def export(out: str, db: str | None, debug: bool) -> None:
-    """Write klines as Parquet, hive-partitioned by market/symbol/interval/month.
+def export(out: str, prices_out: str | None, db: str | None, debug: bool) -> None:
+    """Write klines as Parquet, hive-partitioned by market/symbol/interval/month, and
+    price_klines (mark, index, premium index) by market/kind/symbol/interval/month.
 
     Incremental (only changed months are rewritten, see OUT/_manifest.json) and atomic
     (each file is moved into place whole). Read it back with
-    read_parquet('OUT/**/*.parquet', hive_partitioning = true).
+    read_parquet('OUT/**/*.parquet', hive_partitioning = true), the prices with
+    read_parquet('OUT-prices/**/*.parquet', hive_partitioning = true).
     """
 
     def body() -> int:
         settings = Settings.from_env(db_path=db)
-        from warehouse.export import export_parquet
+        from warehouse.export import export_parquet, prices_folder
 
-        result = export_parquet(settings.db_path, out, lock_timeout=settings.lock_timeout)
-        for key in result.written:
-            click.echo(f"wrote   {key}")
-        for key in result.removed:
-            click.echo(f"removed {key}")
-        click.echo(
-            f"{out}: {len(result.written)} partitions written ({result.rows} rows), "
-            f"{result.unchanged} unchanged, {len(result.removed)} removed"
-        )
+        folders = {"klines": out, "price_klines": prices_out or str(prices_folder(out))}
+        for table, folder in folders.items():
+            result = export_parquet(
+                settings.db_path,
+                folder,
+                lock_timeout=settings.lock_timeout,
+                table=table,
+                only_if_any=table != "klines",
+            )
+            if table != "klines" and not Path(folder).exists():
+                continue  # no price klines stored, none exported before
+            for key in result.written:
+                click.echo(f"wrote   {key}")
+            for key in result.removed:
+                click.echo(f"removed {key}")
+            click.echo(
+                f"{folder}: {len(result.written)} partitions written ({result.rows} rows), "
+                f"{result.unchanged} unchanged, {len(result.removed)} removed"
+            )
         return EXIT_OK
 
     _run_guarded(debug, body)

@@ -7,8 +7,15 @@ from typing import Any
 
 import click
 
-from exchange.markets import DEFAULT_MARKET
-from flows.inputs import check_range, parse_intervals, parse_markets, parse_selection, parse_time
+from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET
+from flows.inputs import (
+    check_range,
+    parse_intervals,
+    parse_kinds,
+    parse_markets,
+    parse_selection,
+    parse_time,
+)
 from flows.settings import Settings
 
 from .main import EXIT_OK, _run_guarded, main, prefect_api, run_flow
@@ -16,6 +23,7 @@ from .options import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, SYMBOLS_HELP, TOP
 
 SUMMARY_COLUMNS = (
     "market",
+    "kind",
     "symbol",
     "interval",
     "status",
@@ -58,7 +66,8 @@ def print_summary(summary: dict[str, Any]) -> None:
             click.echo(f"  note: {note}")
     for series in summary.get("series", []):
         if series.get("error"):
-            click.echo(f"  {series['symbol']} {series['interval']}: {series['error']}")
+            lead = "" if series.get("kind", "trade") == "trade" else f"{series['kind']} "
+            click.echo(f"  {lead}{series['symbol']} {series['interval']}: {series['error']}")
 
 
 @main.command()
@@ -85,6 +94,14 @@ def print_summary(summary: dict[str, Any]) -> None:
 )
 @click.option("--market", default=None, help=MARKET_HELP + " Several: comma-separated.")
 @click.option("--network", default=None, help=NETWORK_HELP)
+@click.option(
+    "--kind",
+    default="trade",
+    show_default=True,
+    help="trade (klines), mark, index or premium (mark, index and premium index prices, "
+    "futures only, table price_klines), or several, comma-separated; index prices are "
+    "by pair: --symbols BTCUSDT (USDⓈ-M), BTCUSD (COIN-M).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def ingest(
     symbols: str | None,
@@ -99,6 +116,7 @@ def ingest(
     source: str,
     market: str | None,
     network: str | None,
+    kind: str,
     debug: bool,
 ) -> None:
     """Fetch closed klines (bulk archive and REST) and upsert them into DuckDB (one Prefect
@@ -111,6 +129,7 @@ def ingest(
 
         settings = Settings.from_env(db_path=db, rest_url=rest_url, network=network, market=market)
         markets = parse_markets(settings.market)
+        kinds = parse_kinds(kind, markets)
         selection, notes = parse_selection(symbols, delivery, top)
         ivs = parse_intervals(intervals, markets)
         check_range(parse_time(start, "--start"), parse_time(end, "--end"), datetime.now(UTC))
@@ -132,6 +151,7 @@ def ingest(
                 top=top,
                 market=settings.market,
                 network=settings.network,
+                kind=[k.name for k in kinds],
             )
         print_summary(summary)
         return EXIT_OK
@@ -153,6 +173,7 @@ def run_ingest(
     top: int | None = None,
     market: str | list[str] = DEFAULT_MARKET,
     network: str | None = None,
+    kind: str | list[str] = DEFAULT_KIND,
 ) -> dict[str, Any]:
     """Run the ingest flow once; print the summary of an incomplete run before its error."""
     from flows.errors import IngestIncomplete
@@ -174,6 +195,7 @@ def run_ingest(
             top=top,
             market=market,
             network=network,
+            kind=kind,
         )
     except IngestIncomplete as exc:
         print_summary(exc.summary)

@@ -70,7 +70,8 @@ class KindSpec:
     endpoint: str  # the REST path's last part, and the archive's folder name
     key: str  # the request parameter naming the series: "symbol" or "pair"
     table: str  # "klines" (trades, with volumes) or "price_klines" (prices only)
-    signed: bool = False  # prices may be zero or negative (the premium index)
+    signed: bool = False  # values may be zero or negative (the premium index)
+    max_abs: int | None = None  # values lie strictly within ±max_abs (a premium is a rate)
 
     @property
     def has_volume(self) -> bool:
@@ -158,7 +159,9 @@ KINDS: dict[str, KindSpec] = {
     "trade": KindSpec("trade", "klines", "symbol", "klines"),
     "mark": KindSpec("mark", "markPriceKlines", "symbol", "price_klines"),
     "index": KindSpec("index", "indexPriceKlines", "pair", "price_klines"),
-    "premium": KindSpec("premium", "premiumIndexKlines", "symbol", "price_klines", signed=True),
+    "premium": KindSpec(
+        "premium", "premiumIndexKlines", "symbol", "price_klines", signed=True, max_abs=1
+    ),
 }
 
 _FUTURES_WEIGHT = WeightTable(((99, 1), (499, 2), (1000, 5), (1500, 10)))

@@ -1,4 +1,5 @@
-"""Forward paging of ``/fapi/v1/klines`` by ``startTime``, concurrently.
+"""Forward paging of ``/fapi/v1/klines`` (or another kind's endpoint) by ``startTime``,
+concurrently.
 
 A range is cut into windows of exactly ``limit`` grid points, each fetched with
 ``startTime``/``endTime``. Windows are fixed by time, not by the last candle
@@ -14,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .intervals import Interval
+from .markets import KINDS, KindSpec
 from .rest import Page, RestClient
 
 
@@ -42,8 +44,10 @@ def fetch_pages(
     interval: Interval,
     windows: Sequence[Window],
     workers: int = 4,
+    kind: KindSpec = KINDS["trade"],
 ) -> Iterator[Page]:
-    """Fetch ``windows`` with up to ``workers`` requests in flight; yield pages in order.
+    """Fetch ``windows`` of ``kind``'s candles with up to ``workers`` requests in flight;
+    yield pages in order (``symbol`` is a pair for kinds keyed by pair).
 
     At most ``2 * workers`` pages are held at once. The first failure is raised
     (in window order) after the requests already in flight finish.
@@ -51,7 +55,7 @@ def fetch_pages(
     limit = client.config.page_limit
     if workers <= 1 or len(windows) <= 1:
         for w in windows:
-            yield client.klines_page(symbol, interval.name, w.start_ms, w.end_ms, limit)
+            yield client.klines_page(symbol, interval.name, w.start_ms, w.end_ms, limit, kind)
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klines-page") as pool:
         pending: deque[Future[Page]] = deque()
@@ -60,7 +64,7 @@ def fetch_pages(
             for w in todo:
                 pending.append(
                     pool.submit(
-                        client.klines_page, symbol, interval.name, w.start_ms, w.end_ms, limit
+                        client.klines_page, symbol, interval.name, w.start_ms, w.end_ms, limit, kind
                     )
                 )
                 if len(pending) >= 2 * workers:

@@ -40,75 +40,14 @@ from .errors import (
     is_retryable,
 )
 from .hostbudget import HostLedger
-from .markets import FAR_FUTURE_MS, KINDS, KindSpec
+from .info import UNIT_MS, ExchangeInfo, SymbolInfo
+from .markets import KINDS, KindSpec
 from .ratelimit import WeightBudget
 
 log = logging.getLogger("klines.rest")
 
 _BAN_UNTIL = re.compile(r"banned until (\d{12,})")
 _WEIGHT_HEADER = re.compile(r"x-mbx-used-weight-(\d+)([smhd])$", re.IGNORECASE)
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-@dataclass(frozen=True)
-class SymbolInfo:
-    """The exchangeInfo facts that bound a symbol's kline history (spot's exchangeInfo
-    has no contract type, listing or delivery date: ``""``, 0 and far in the future)."""
-
-    symbol: str
-    status: str
-    contract_type: str
-    onboard_ms: int
-    delivery_ms: int
-    pair: str = ""
-
-    @property
-    def is_perpetual(self) -> bool:
-        return self.delivery_ms >= 4_000_000_000_000
-
-
-@dataclass(frozen=True)
-class ExchangeInfo:
-    """Symbols and the request-weight limit published by a market's exchangeInfo.
-
-    ``api`` is the market's path prefix (``/fapi/v1``), for messages naming the source.
-    """
-
-    symbols: dict[str, SymbolInfo]
-    weight_limit: int
-    weight_window_ms: int
-    api: str = "/fapi/v1"
-
-    @property
-    def has_contracts(self) -> bool:
-        """Whether symbols are contracts (futures: perpetual or delivery), not spot pairs."""
-        return any(i.contract_type for i in self.symbols.values())
-
-    @property
-    def pairs(self) -> set[str]:
-        """The underlying pairs (index prices are by pair: BTCUSDT, BTCUSD)."""
-        return {i.pair for i in self.symbols.values() if i.pair}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], api: str = "/fapi/v1") -> ExchangeInfo:
-        symbols = {
-            s["symbol"]: SymbolInfo(
-                symbol=s["symbol"],
-                status=s.get("status") or s.get("contractStatus") or "TRADING",
-                contract_type=s.get("contractType", ""),
-                onboard_ms=int(s.get("onboardDate", 0)),
-                delivery_ms=int(s.get("deliveryDate", FAR_FUTURE_MS)),
-                pair=s.get("pair", ""),
-            )
-            for s in data.get("symbols", [])
-        }
-        limit, window_ms = 2400, 60_000
-        for rule in data.get("rateLimits", []):
-            if rule.get("rateLimitType") == "REQUEST_WEIGHT":
-                unit = str(rule.get("interval", "MINUTE"))[0].lower()
-                window_ms = int(rule.get("intervalNum", 1)) * _UNIT_MS[unit]
-                limit = int(rule["limit"])
-        return cls(symbols, limit, window_ms, api)
 
 
 @dataclass
@@ -375,7 +314,7 @@ class RestClient:
     def _observe_weight(self, response: requests.Response) -> None:
         for name, value in response.headers.items():
             match = _WEIGHT_HEADER.match(name)
-            if match and int(match[1]) * _UNIT_MS[match[2].lower()] == self.budget.window_ms:
+            if match and int(match[1]) * UNIT_MS[match[2].lower()] == self.budget.window_ms:
                 try:
                     self.budget.observe(int(value))
                 except ValueError:

@@ -120,6 +120,38 @@ def check_listed(
         )
 
 
+def check_pairs(symbols: Iterable[str], info: ExchangeInfo, kind: str) -> None:
+    """Every exact name must be one of ``info``'s pairs (``kind``'s candles are by pair:
+    the index price of ``BTCUSDT``, ``BTCUSD``, not of a contract such as ``BTCUSD_PERP``).
+
+    Raises:
+        UnknownSymbol: naming the names that are no pair, and the pair to use instead.
+    """
+    pairs = info.pairs
+    unknown = [s for s in symbols if s not in pairs]
+    if unknown:
+        contract = info.symbols.get(unknown[0])
+        example = (
+            contract.pair
+            if contract is not None and contract.pair
+            else next((p for p in sorted(pairs) if p.startswith("BTC")), min(pairs, default="?"))
+        )
+        raise UnknownSymbol(
+            f"unknown pair{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not a pair "
+            f"in {info.api}/exchangeInfo; {kind} prices are by pair: use {example}"
+        )
+
+
+def pair_volumes(info: ExchangeInfo, quote_volumes: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """The 24-hour quote volume of each pair: the sum over its contracts (for ``--top``
+    among pairs)."""
+    volumes: dict[str, Decimal] = {}
+    for symbol, i in info.symbols.items():
+        if i.pair:
+            volumes[i.pair] = volumes.get(i.pair, Decimal(0)) + quote_volumes.get(symbol, 0)
+    return volumes
+
+
 def resolve(selection: Selection, info: ExchangeInfo) -> Resolved:
     """The symbols ``selection``'s names and patterns stand for in ``info`` (``top`` is
     :func:`keep_top`'s, once these are known to be right).

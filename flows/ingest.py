@@ -1,4 +1,5 @@
-"""The ingest flow: REST klines -> closed candles -> pandera -> idempotent DuckDB upsert."""
+"""The ingest flow: REST klines (and archive files) of every market and kind -> closed
+candles -> pandera -> idempotent DuckDB upsert."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from prefect.futures import wait
 from exchange.archive import ArchiveClient
 from exchange.errors import InvalidInput, IpBanned
 from exchange.intervals import Interval
-from exchange.markets import DEFAULT_MARKET, MarketSpec
-from exchange.rest import RestClient, rest_clients
-from exchange.symbols import Selection, keep_top, resolve
+from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET, KindSpec, MarketSpec
+from exchange.rest import ExchangeInfo, RestClient, rest_clients
+from exchange.symbols import Selection, check_pairs, keep_top, pair_volumes, resolve
 from pipeline.plan import SOURCES, RunPlan, SeriesPlan, plan_series, split_small
 from pipeline.progress import BackfillProgress
 from pipeline.results import (
@@ -42,6 +43,7 @@ from .errors import IngestIncomplete
 from .inputs import (
     check_range,
     parse_intervals,
+    parse_kinds,
     parse_markets,
     parse_selection,
     parse_time,
@@ -58,9 +60,11 @@ SMALL_GROUP = 25
 
 @dataclass
 class MarketRun:
-    """One market of a run: its client and archive, the exchange's facts, and its plan."""
+    """One market and kind of a run: its client and archive (shared by the market's kinds),
+    the exchange's facts, and its plan."""
 
     spec: MarketSpec
+    kind: KindSpec
     client: RestClient
     archive: ArchiveClient | None
     source: str
@@ -91,15 +95,19 @@ def ingest_klines(
     top: int | None = None,
     market: str | list[str] | None = None,
     network: str | None = None,
+    kind: str | list[str] | None = None,
 ) -> dict[str, object]:
-    """Load closed klines of every (market, symbol, interval) into the DuckDB warehouse.
+    """Load closed klines of every (market, kind, symbol, interval) into the DuckDB warehouse.
 
     ``market`` is ``usdm`` (USDⓈ-M futures), ``coinm`` (COIN-M futures), ``spot``, or
     several (default ``KLINES_MARKET``, else usdm); ``network`` is ``mainnet`` or ``testnet`` (default ``KLINES_NETWORK``, else
-    mainnet), and a warehouse file keeps the network it was created for. ``symbols`` holds
-    exact names (any listed contract) and shell-style patterns such as ``*USDT`` or
-    ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery contracts with
-    ``delivery``) of each market when the run starts; ``top`` keeps the selected symbols
+    mainnet), and a warehouse file keeps the network it was created for. ``kind`` is
+    ``trade`` (the default: table ``klines``), ``mark``, ``index`` or ``premium`` (mark,
+    index and premium index prices, futures only: table ``price_klines``), or several;
+    index prices are by pair (``BTCUSDT``, ``BTCUSD``), so ``symbols`` names pairs for it.
+    ``symbols`` holds exact names (any listed contract) and shell-style patterns such as
+    ``*USDT`` or ``1000*`` or ``ALL``, which select TRADING perpetuals (and delivery
+    contracts with ``delivery``) of each market when the run starts; ``top`` keeps the selected symbols
     with the highest 24-hour quote volume. Without ``start`` each series resumes after its
     newest stored candle. ``source``: ``auto`` reads whole past days from the bulk archive
     when they hold at least a REST page of candles and REST for the rest; ``archive`` uses
@@ -117,6 +125,7 @@ def ingest_klines(
         archive_url=archive_url,
     )
     markets = parse_markets(settings.market)
+    kinds = parse_kinds(DEFAULT_KIND if kind is None else kind, markets)
     selection, notes = parse_selection(symbols, delivery, top)
     ivs = parse_intervals(intervals, markets)
     start_at, end_at = parse_time(start, "--start"), parse_time(end, "--end")
@@ -133,8 +142,11 @@ def ingest_klines(
     with warehouse.session():  # the run's writes share one connection
         clients = rest_clients([settings.rest_config(m) for m in markets])
         runs = [
-            _prepare(m, client, settings, selection, ivs, bounds, reverify_gaps, source, warehouse)
+            run
             for m, client in zip(markets, clients, strict=True)
+            for run in _prepare(
+                m, kinds, client, settings, selection, ivs, bounds, reverify_gaps, source, warehouse
+            )
         ]
         for run in runs:
             for note in run.notes:
@@ -153,14 +165,16 @@ def ingest_klines(
                     end_ms=where.end_ms,
                     gaps=gaps,
                     run_id=run_id,
+                    kind=where.kind,
                 )
         results = _load(runs, warehouse, run_id)
-        for run in runs:
+        for run in _per_market(runs):
             if any(r.status == "banned" and r.market == run.spec.name for r in results):
                 _remember_ban(warehouse, run.client, "HTTP 418 during ingest")
         summary = _summarize(run_id, results, runs, notes)
         parameters = {
             "market": [m.name for m in markets],
+            "kind": [k.name for k in kinds],
             "network": settings.network,
             "symbols": list(dict.fromkeys(s for run in runs for s in run.symbols)),
             "requested": [*selection.exact, *selection.patterns],
@@ -181,6 +195,7 @@ def ingest_klines(
 
 def _prepare(
     spec: MarketSpec,
+    kinds: list[KindSpec],
     client: RestClient,
     settings: Settings,
     selection: Selection,
@@ -189,41 +204,69 @@ def _prepare(
     reverify_gaps: bool,
     source: str,
     warehouse: Warehouse,
-) -> MarketRun:
-    """Read one market's facts (exchangeInfo, clock, tickers for ``--top``), resolve the
-    symbols and plan its series."""
+) -> list[MarketRun]:
+    """Read one market's facts (exchangeInfo, clock, tickers for ``--top``) once, then for
+    each kind resolve the symbols (pairs for kinds keyed by pair) and plan its series."""
     banned_until = warehouse.active_ban_ms(client.config.weight_key, int(time.time() * 1000))
     if banned_until is not None:
         raise IpBanned(banned_until, "remembered from an earlier run; no request was sent")
+    chosen = []
     try:
         info, server_ms = client.exchange_info(), client.server_time_ms()
-        resolved = resolve(selection, info)
-        if selection.top is not None:
-            volumes = client.quote_volumes()
-            resolved = keep_top(resolved, selection.top, volumes, spec.path("ticker/24hr"))
+        volumes = None
+        for kind in kinds:
+            listing = _listing(info, kind, selection)
+            resolved = resolve(selection, listing)
+            if selection.top is not None:
+                volumes = client.quote_volumes() if volumes is None else volumes
+                ranked = pair_volumes(info, volumes) if listing is not info else volumes
+                resolved = keep_top(resolved, selection.top, ranked, spec.path("ticker/24hr"))
+            chosen.append((kind, listing, resolved))
     except IpBanned as exc:
         _remember_ban(warehouse, client, str(exc))
         raise
-    series = [(s, i) for s in resolved.symbols for i in intervals]
-    plan = plan_series(
-        spec.name,
-        resolved.symbols,
-        intervals,
-        info,
-        server_ms,
-        warehouse.stored_bounds(spec.name, series),
-        warehouse.gaps(spec.name, series),
-        *bounds,
-        settings.lookback_candles,
-        reverify_gaps,
-    )
     archive_config = settings.archive_config(spec, source)
     if archive_config is None:
         source = "rest"  # no archive on this network, or REST points elsewhere than Binance
     archive = ArchiveClient(archive_config) if archive_config and source != "rest" else None
-    prefix = f"{spec.name}: " if spec.name != DEFAULT_MARKET else ""
-    notes = [prefix + note for note in resolved.notes]
-    return MarketRun(spec, client, archive, source, server_ms, resolved.symbols, plan, notes)
+    runs = []
+    for kind, listing, resolved in chosen:
+        series = [(s, i) for s in resolved.symbols for i in intervals]
+        plan = plan_series(
+            spec.name,
+            resolved.symbols,
+            intervals,
+            listing,
+            server_ms,
+            warehouse.stored_bounds(spec.name, series, kind.name),
+            warehouse.gaps(spec.name, series, kind.name),
+            *bounds,
+            settings.lookback_candles,
+            reverify_gaps,
+            kind.name,
+        )
+        lead = [spec.name] if spec.name != DEFAULT_MARKET else []
+        lead += [kind.name] if kind.name != DEFAULT_KIND else []
+        prefix = f"{' '.join(lead)}: " if lead else ""
+        notes = [prefix + note for note in resolved.notes]
+        runs.append(
+            MarketRun(spec, kind, client, archive, source, server_ms, resolved.symbols, plan, notes)
+        )
+    return runs
+
+
+def _listing(info: ExchangeInfo, kind: KindSpec, selection: Selection) -> ExchangeInfo:
+    """What ``kind``'s series are named by: the contracts, or their pairs for a kind keyed
+    by pair (exact names checked to be pairs, with a one-line hint when they are not)."""
+    if kind.key != "pair":
+        return info
+    check_pairs(selection.exact, info, kind.name)
+    return info.by_pair()
+
+
+def _per_market(runs: list[MarketRun]) -> list[MarketRun]:
+    """One run per market (its kinds share the market's client and archive)."""
+    return list({run.spec.name: run for run in runs}.values())
 
 
 def _load(runs: list[MarketRun], warehouse: Warehouse, run_id: str) -> list[SeriesResult]:
@@ -269,7 +312,7 @@ def _summarize(
         source="+".join(sorted({run.source for run in runs})),
         selection=[note for run in runs for note in run.notes],
     )
-    for run in runs:
+    for run in _per_market(runs):
         stats = run.client.stats
         summary.requests += stats.requests
         summary.weight += stats.weight
@@ -314,13 +357,21 @@ def _record_and_publish(
         [{"run_id": summary.run_id, **r.as_row()} for r in summary.series],
     )
     completeness = [
-        {"market": run.spec.name, **row}
+        {"market": run.spec.name, "kind": run.kind.name, **row}
         for run in runs
         for row in warehouse.completeness(
-            run.spec.name, [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in run.plan.fetch]
+            run.spec.name,
+            [(p.symbol, p.interval, p.start_ms, p.end_ms) for p in run.plan.fetch],
+            run.kind.name,
         )
     ]
-    series = sorted({(run.spec.name, p.symbol, p.interval) for run in runs for p in run.plan.fetch})
+    series = sorted(
+        {
+            (run.spec.name, p.symbol, p.interval, run.kind.name)
+            for run in runs
+            for p in run.plan.fetch
+        }
+    )
     server_ms = max(run.server_ms for run in runs)
     publish_run_artifacts(
         [r.as_row() for r in summary.series],

@@ -31,19 +31,20 @@ class SeriesResult:
     archive_files: int = 0
     archive_fallbacks: int = 0  # archive files that failed verification: loaded over REST
     market: str = "usdm"
+    kind: str = "trade"  # trade, mark, index or premium (exchange.markets.KINDS)
 
     @classmethod
     def for_plan(cls, plan: SeriesPlan) -> SeriesResult:
         """An empty result for the series of ``plan``."""
-        return cls(plan.symbol, plan.interval, market=plan.market)
+        return cls(plan.symbol, plan.interval, market=plan.market, kind=plan.kind)
 
     @property
     def from_rest(self) -> int:
         return self.fetched - self.from_archive
 
     def as_row(self) -> dict[str, object]:
-        """The summary's row: market first, then the series and its counters."""
-        row = {"market": self.market, **asdict(self)}
+        """The summary's row: market and kind first, then the series and its counters."""
+        row = {"market": self.market, "kind": self.kind, **asdict(self)}
         del row["banned_until_ms"]
         row["from_rest"] = self.from_rest
         return row
@@ -105,9 +106,9 @@ class IngestSummary:
 
 def merge_results(results: list[SeriesResult]) -> list[SeriesResult]:
     """One row per series: a repaired hole and the main range of a series add up."""
-    merged: dict[tuple[str, str, str], SeriesResult] = {}
+    merged: dict[tuple[str, str, str, str], SeriesResult] = {}
     for r in results:
-        key = (r.market, r.symbol, r.interval)
+        key = (r.market, r.kind, r.symbol, r.interval)
         if key not in merged:
             merged[key] = r
             continue

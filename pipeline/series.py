@@ -1,7 +1,10 @@
-"""Ingest one (symbol, interval) series: fetch pages, keep closed candles, validate, upsert.
+"""Ingest one (symbol, interval) series of one kind: fetch pages, keep closed candles,
+validate, upsert.
 
 Plain Python composed from the client and the warehouse (the pipeline's fetch → parse →
-validate → write for REST); the Prefect tasks in :mod:`tasks.ingest` wrap it. Pages are fetched concurrently in chunks, and each
+validate → write for REST); the Prefect tasks in :mod:`tasks.ingest` wrap it. The plan's
+kind (:mod:`exchange.markets`) decides the endpoint and its key (symbol or pair), the
+checks and the table. Pages are fetched concurrently in chunks, and each
 chunk is committed as one transaction in time order, so the watermark (the
 newest stored candle) never jumps over a hole: when a page fails for good, the
 pages before it are committed and the series stops there. Series that need one
@@ -22,6 +25,7 @@ import pandas as pd
 
 from exchange.errors import ExchangeError, IpBanned
 from exchange.intervals import Interval
+from exchange.markets import KINDS
 from exchange.paging import fetch_pages, plan_windows
 from exchange.rest import Page, RestClient
 from warehouse.gaps import Gap
@@ -59,7 +63,8 @@ def ingest_series(
         pages: list[Page] = []
         error: ExchangeError | None = None
         try:
-            for page in fetch_pages(client, plan.symbol, interval, chunk, workers):
+            pages_of = fetch_pages(client, plan.symbol, interval, chunk, workers, KINDS[plan.kind])
+            for page in pages_of:
                 if progress is not None:  # per page: a batch can take minutes to fetch
                     window = chunk[len(pages)]
                     progress(interval.count(window.start_ms, interval.add(window.end_ms, 1)))
@@ -118,7 +123,12 @@ def ingest_small_series(
         assert window is not None
         try:
             return client.klines_page(
-                plan.symbol, plan.interval, window.start_ms, window.end_ms, limits[i]
+                plan.symbol,
+                plan.interval,
+                window.start_ms,
+                window.end_ms,
+                limits[i],
+                KINDS[plan.kind],
             )
         except ExchangeError as exc:
             return exc
@@ -126,7 +136,7 @@ def ingest_small_series(
     todo = [i for i, w in enumerate(windows) if w is not None]
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="klines-page") as pool:
         fetched = dict(zip(todo, pool.map(fetch, todo), strict=True))
-    loaded: dict[str, list[tuple[int, Page]]] = {}
+    loaded: dict[tuple[str, str], list[tuple[int, Page]]] = {}
     for i, outcome in fetched.items():
         plan, result, window = plans[i], results[i], windows[i]
         assert window is not None
@@ -135,8 +145,8 @@ def ingest_small_series(
             continue
         result.requests += 1
         result.weight += client.page_weight(limits[i])
-        loaded.setdefault(plan.interval, []).append((i, outcome))
-    for interval, items in loaded.items():
+        loaded.setdefault((plan.kind, plan.interval), []).append((i, outcome))
+    for (_, interval), items in loaded.items():
         _load_together(items, plans, results, warehouse, run_id, server_ms, windows)
         if progress is not None:
             iv = Interval.parse(interval)
@@ -168,13 +178,14 @@ def _give_up(
         end_ms=plan.end_ms,
         gaps=[Gap(failed_from, plan.end_ms, missing, "fetch_failed", str(error)[:500])],
         run_id=run_id,
+        kind=plan.kind,
     )
     if isinstance(error, IpBanned):
         result.status, result.error = "banned", str(error)
         result.banned_until_ms = error.until_ms
     else:
         result.status, result.error = "failed", str(error)
-        log.error("%s %s failed: %s", plan.symbol, plan.interval, error)
+        log.error("%s failed: %s", plan.label, error)
 
 
 def _load_together(
@@ -186,7 +197,8 @@ def _load_together(
     server_ms: int,
     windows: list,
 ) -> None:
-    """Parse, validate and write one page per series (all of one interval) as one batch."""
+    """Parse, validate and write one page per series (all of one kind and interval) as one
+    batch."""
     bodies = [page.body for _, page in items]
     batch = parse_pages(bodies)
     on_page = batch["page"].to_numpy(dtype="int64")
@@ -196,10 +208,11 @@ def _load_together(
         results[i].fetched += int(on.sum())
         results[i].open_skipped += int((on & is_open).sum())
     closed = batch[~is_open].assign(series=batch["page"][~is_open].astype("int64[pyarrow]"))
-    checked = validate_batch(closed, plans[items[0][0]].interval)
+    first = plans[items[0][0]]
+    checked = validate_batch(closed, first.interval, first.kind)
     rejects = reject_rows(checked.rejected, lambda page, row: raw_row(bodies, page, row))
     written = warehouse.write_series(
-        market=plans[items[0][0]].market,
+        market=first.market,
         series=[
             BatchSeries(
                 plans[i].symbol, plans[i].interval, (windows[i].start_ms, windows[i].end_ms + 1)
@@ -210,6 +223,7 @@ def _load_together(
         rejected=[{**r, "series": r["page"]} for r in rejects],
         source="rest",
         run_id=run_id,
+        kind=first.kind,
     )
     for (i, _), w in zip(items, written, strict=True):
         results[i].inserted += w.inserted
@@ -263,7 +277,7 @@ def prepare_batch(
 
     ``raw_of(page, row)`` gives a rejected row exactly as the source sent it.
     """
-    checked = validate_batch(batch, plan.interval)
+    checked = validate_batch(batch, plan.interval, plan.kind)
     return Prepared(checked.valid, reject_rows(checked.rejected, raw_of), fetched)
 
 
@@ -306,15 +320,15 @@ def commit_batch(
         source=source,
         run_id=run_id,
         expected=prepared.fetched,
+        kind=plan.kind,
     )
     result.inserted += written.inserted
     result.updated += written.updated
     result.rejected += written.rejected
     if prepared.rejects:
         log.warning(
-            "%s %s: %d rows rejected (kept in klines_rejected), e.g. %s",
-            plan.symbol,
-            plan.interval,
+            "%s: %d rows rejected (kept in klines_rejected), e.g. %s",
+            plan.label,
             len(prepared.rejects),
             prepared.rejects[0]["failed_checks"],
         )

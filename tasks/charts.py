@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from charts import coverage_band, render_coverage_png
 from exchange.intervals import INTERVAL_NAMES
+from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET
 from warehouse.store import Warehouse
 
 COVERAGE_KEY = "klines-coverage"
@@ -26,22 +27,24 @@ COVERAGE_KEY = "klines-coverage"
 _FINGERPRINT = "<!-- klines-coverage picture {} -->"
 
 
-def coverage_key(deployment: str | None, series: list[tuple[str, str, str]]) -> str:
+def coverage_key(deployment: str | None, series: list[tuple[str, ...]]) -> str:
     """The coverage artifact's key: one per deployment, else one per set of series.
 
     ``ingest-short`` and ``ingest-long`` cover different series, so each keeps its own
     picture and history (``klines-coverage-ingest-short``); a command-line run has no
     deployment and is keyed by what it loaded (``klines-coverage-btcusdt-ethusdt-1m-1h``,
-    or ``klines-coverage-12-symbols-1m`` for many symbols; markets other than USDⓈ-M lead:
-    ``klines-coverage-spot-btcusdt-1m``). ``series`` holds (market, symbol, interval).
-    ``1M`` (a month) is ``1mo``, since keys are lowercase.
+    or ``klines-coverage-12-symbols-1m`` for many symbols; markets other than USDⓈ-M and
+    kinds other than trade lead: ``klines-coverage-spot-btcusdt-1m``,
+    ``klines-coverage-mark-btcusdt-1m``). ``series`` holds (market, symbol, interval) or
+    (market, symbol, interval, kind). ``1M`` (a month) is ``1mo``, since keys are lowercase.
     """
     if deployment:
         return f"{COVERAGE_KEY}-{_slug(deployment)}"
-    markets = sorted({m for m, _, _ in series} - {"usdm"})
-    symbols = sorted({s for _, s, _ in series})
-    intervals = sorted({i for _, _, i in series}, key=_interval_rank)
-    named = "-".join([*markets, *(s.lower() for s in symbols)])
+    markets = sorted({s[0] for s in series} - {DEFAULT_MARKET})
+    kinds = sorted({_kind(s) for s in series} - {DEFAULT_KIND})
+    symbols = sorted({s[1] for s in series})
+    intervals = sorted({s[2] for s in series}, key=_interval_rank)
+    named = "-".join([*markets, *kinds, *(s.lower() for s in symbols)])
     if len(named) > 40:
         named = f"{len(symbols)}-symbols"
     shown = "-".join("1mo" if i == "1M" else i.lower() for i in intervals)
@@ -75,25 +78,38 @@ def publish_chart(
 def coverage_rows(
     db_path: str,
     days: int = 14,
-    series: list[tuple[str, str, str]] | None = None,
+    series: list[tuple[str, ...]] | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of the ``coverage`` view for the ``days`` UTC days that end with ``now``'s (default:
     the local clock; the ingest flow passes the exchange's), optionally only some (market,
-    symbol, interval) series. Opens the file read-write (applies migrations) briefly."""
+    symbol, interval[, kind]) series (trade when no kind is given). Opens the file
+    read-write (applies migrations) briefly."""
     since = coverage_window(days, now)[0]
     with Warehouse(db_path).connect() as con:
         cur = con.execute(
-            "SELECT market, symbol, interval, day, expected, present, completeness "
+            "SELECT market, kind, symbol, interval, day, expected, present, completeness "
             "FROM coverage WHERE day >= ? ORDER BY ALL",
             [since],
         )
         names = [d[0] for d in cur.description or []]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     if series is not None:
-        wanted = {tuple(s) for s in series}
-        rows = [r for r in rows if (r["market"], r["symbol"], r["interval"]) in wanted]
+        wanted = {(s[0], s[1], s[2], _kind(s)) for s in series}
+        rows = [r for r in rows if (r["market"], r["symbol"], r["interval"], r["kind"]) in wanted]
     return rows
+
+
+def _name(row: dict[str, Any]) -> str:
+    """``BTCUSDT 1m``, led by a kind other than trade: ``mark BTCUSDT 1m``."""
+    kind = row.get("kind", DEFAULT_KIND)
+    lead = "" if kind == DEFAULT_KIND else f"{kind} "
+    return f"{lead}{row['symbol']} {row['interval']}"
+
+
+def _kind(series: tuple[str, ...]) -> str:
+    """The kind of a (market, symbol, interval[, kind]) series."""
+    return series[3] if len(series) > 3 else DEFAULT_KIND
 
 
 def coverage_window(days: int, now: datetime | None = None) -> tuple[date, date]:
@@ -106,7 +122,7 @@ def coverage_window(days: int, now: datetime | None = None) -> tuple[date, date]
 def publish_coverage_chart(
     db_path: str,
     days: int = 14,
-    series: list[tuple[str, str, str]] | None = None,
+    series: list[tuple[str, ...]] | None = None,
     now: datetime | None = None,
     key: str = COVERAGE_KEY,
 ) -> UUID | None:
@@ -132,7 +148,7 @@ def publish_coverage_chart(
         else (
             "| series | day | present / expected |\n|---|---|---|\n"
             + "\n".join(
-                f"| {r['symbol']} {r['interval']} | {r['day']} | {r['present']} / {r['expected']} |"
+                f"| {_name(r)} | {r['day']} | {r['present']} / {r['expected']} |"
                 for r in short[:20]
             )
             + ("\n\n(first 20 shown)" if len(short) > 20 else "")
@@ -166,7 +182,14 @@ def _look_digest(rows: list[dict[str, Any]], title: str, caption: str, first: da
     """What the coverage picture shows: each cell's colour band, the window, the title and
     the caption."""
     cells = sorted(
-        (r["market"], r["symbol"], r["interval"], str(r["day"]), coverage_band(r["completeness"]))
+        (
+            r["market"],
+            r.get("kind", DEFAULT_KIND),
+            r["symbol"],
+            r["interval"],
+            str(r["day"]),
+            coverage_band(r["completeness"]),
+        )
         for r in rows
     )
     return hashlib.sha256(repr((cells, str(first), title, caption)).encode()).hexdigest()[:16]

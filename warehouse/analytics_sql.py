@@ -1,4 +1,4 @@
-"""SQL of migration 4: the analysts' views and macros (they live in the DuckDB file).
+"""SQL of migrations 4 and 7: the analysts' views and macros (they live in the DuckDB file).
 
 Every time computation is written to give the same answer whatever the session's
 ``TimeZone`` is (a naive ``AT TIME ZONE 'UTC'`` round trip for calendar steps, epoch
@@ -16,6 +16,13 @@ milliseconds for fixed ones), so the views also hold in a ``duckdb`` shell set t
   the exchange aggregates them (first open, max high, min low, last close, summed volumes);
   ``minutes`` counts the 1m candles used and ``complete`` says the bucket lies wholly inside
   the stored 1m range (the first and last buckets usually do not).
+
+Migration 7 (price kinds) adds ``price_klines`` to them: ``gaps`` and ``coverage`` gain a
+``kind`` column (``trade`` for the ``klines`` table) and cover both tables;
+``latest_price_klines`` is ``latest_klines`` for price candles; the table macro
+``resample_prices(sym, price_kind, target_interval, mkt := 'usdm')`` is ``resample`` for
+them (prices only: first open, max high, min low, last close); ``klines_pair(symbol)`` is
+a contract's pair (``BTCUSD_PERP`` → ``BTCUSD``), what index prices are keyed by.
 """
 
 from __future__ import annotations
@@ -166,5 +173,104 @@ FROM (
           END
 )
 GROUP BY market, symbol, bucket
+ORDER BY open_time;
+"""
+
+# Migration 7: the candles of both tables, each with its kind (the trade table's is 'trade').
+_CANDLES = """SELECT market, 'trade' AS kind, symbol, interval, open_time, close_time FROM klines
+    UNION ALL
+    SELECT market, kind, symbol, interval, open_time, close_time FROM price_klines"""
+
+PRICE_KINDS_SQL = f"""
+CREATE MACRO klines_pair(sym) AS split_part(sym, '_', 1);
+
+CREATE VIEW latest_price_klines AS
+SELECT *, now() - (close_time + INTERVAL 1 MILLISECOND) AS since_close
+FROM price_klines
+QUALIFY row_number() OVER (PARTITION BY market, kind, symbol, interval ORDER BY open_time DESC) = 1;
+
+CREATE OR REPLACE VIEW gaps AS
+SELECT market, kind, symbol, interval, gap_start, gap_end, gap_end - gap_start AS duration,
+       missing, cause, cause IN ('not_fetched', 'fetch_failed') AS recoverable, detail,
+       first_seen_at, verified_at, run_id
+FROM klines_gaps;
+
+CREATE OR REPLACE VIEW coverage AS
+WITH candles AS (
+    {_CANDLES}
+),
+spans AS (
+    SELECT market, kind, symbol, interval, min(t0) AS t0, max(t1) AS t1
+    FROM (
+        SELECT market, kind, symbol, interval, min(open_time) AS t0,
+               max(close_time) + INTERVAL 1 MILLISECOND AS t1
+        FROM candles GROUP BY market, kind, symbol, interval
+        UNION ALL
+        SELECT market, kind, symbol, interval, min(gap_start), max(gap_end)
+        FROM klines_gaps GROUP BY market, kind, symbol, interval
+    )
+    GROUP BY market, kind, symbol, interval
+),
+days AS (
+    SELECT market, kind, symbol, interval, t0, t1, day,
+           day AT TIME ZONE 'UTC' AS d0, (day + INTERVAL 1 DAY) AT TIME ZONE 'UTC' AS d1
+    FROM (
+        SELECT *, unnest(generate_series(
+            date_trunc('day', t0 AT TIME ZONE 'UTC'),
+            date_trunc('day', (t1 - INTERVAL 1 MILLISECOND) AT TIME ZONE 'UTC'),
+            INTERVAL 1 DAY)) AS day
+        FROM spans
+    )
+),
+present AS (
+    SELECT market, kind, symbol, interval, date_trunc('day', open_time AT TIME ZONE 'UTC') AS day,
+           count(*) AS present
+    FROM candles GROUP BY ALL
+),
+missing AS (
+    SELECT market, kind, symbol, interval, day,
+           {_MISSING_PIVOT}
+    FROM (
+        SELECT d.market, d.kind, d.symbol, d.interval, d.day, g.cause,
+               klines_grid_count(d.interval, greatest(g.gap_start, d.d0), least(g.gap_end, d.d1)) AS n
+        FROM days d JOIN klines_gaps g
+          ON g.market = d.market AND g.kind = d.kind AND g.symbol = d.symbol
+         AND g.interval = d.interval AND g.gap_start < d.d1 AND g.gap_end > d.d0
+    )
+    GROUP BY ALL
+)
+SELECT d.market, d.kind, d.symbol, d.interval, d.day::DATE AS day,
+       klines_grid_count(d.interval, greatest(d.t0, d.d0), least(d.t1, d.d1)) AS expected,
+       coalesce(p.present, 0) AS present,
+       {_MISSING_COLUMNS},
+       (klines_grid_count(d.interval, greatest(d.t0, d.d0), least(d.t1, d.d1))
+           - coalesce(p.present, 0) - ({_MISSING_TOTAL}))::BIGINT AS unexplained,
+       round(coalesce(p.present, 0)
+           / nullif(klines_grid_count(d.interval, greatest(d.t0, d.d0), least(d.t1, d.d1)), 0),
+           6) AS completeness
+FROM days d
+LEFT JOIN present p USING (market, kind, symbol, interval, day)
+LEFT JOIN missing m USING (market, kind, symbol, interval, day);
+
+CREATE MACRO resample_prices(sym, price_kind, target_interval, mkt := 'usdm') AS TABLE
+SELECT market, kind, symbol, target_interval AS interval, bucket AS open_time,
+       klines_next_open(target_interval, bucket) - INTERVAL 1 MILLISECOND AS close_time,
+       arg_min(open, t) AS open, max(high) AS high, min(low) AS low, arg_max(close, t) AS close,
+       count(*) AS minutes,
+       bucket >= any_value(first_open)
+           AND klines_next_open(target_interval, bucket) <= any_value(last_end) AS complete
+FROM (
+    SELECT *, open_time AS t, klines_bucket(target_interval, open_time) AS bucket,
+           min(open_time) OVER () AS first_open,
+           max(close_time) OVER () + INTERVAL 1 MILLISECOND AS last_end
+    FROM price_klines
+    WHERE market = mkt AND kind = price_kind AND symbol = sym AND interval = '1m'
+      AND CASE WHEN target_interval = '1M' OR klines_interval_ms(target_interval) IS NOT NULL
+               THEN true
+               ELSE error('resample_prices: unknown interval ' || target_interval
+                          || '; use one of 1m,3m,5m,15m,30m,1h,2h,4h,6h,8h,12h,1d,3d,1w,1M')
+          END
+)
+GROUP BY market, kind, symbol, bucket
 ORDER BY open_time;
 """

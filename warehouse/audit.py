@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from exchange.markets import DEFAULT_KIND  # the ``klines`` table's kind: trade candles
+
 FIELDS = (
     "open",
     "high",
@@ -38,7 +40,7 @@ empty_minutes AS (
                epoch_ms(least(g.gap_end, s.close_time + INTERVAL 1 MILLISECOND))
                - epoch_ms(greatest(g.gap_start, s.open_time)) END) // 60000, 0) AS minutes
     FROM stored s LEFT JOIN klines_gaps g
-      ON g.market = s.market AND g.symbol = s.symbol AND g.interval = '1m'
+      ON g.market = s.market AND g.kind = ? AND g.symbol = s.symbol AND g.interval = '1m'
      AND g.cause = 'exchange_empty'
      AND g.gap_start <= s.close_time AND g.gap_end > s.open_time
     GROUP BY s.open_time
@@ -80,7 +82,8 @@ def audit_series(
 ) -> SeriesAudit:
     """Compare one symbol's stored ``interval`` candles of the last ``days`` days with its 1m."""
     result = SeriesAudit(symbol, interval)
-    rows = con.execute(_SQL, [symbol, interval, market, market, symbol, interval, days]).fetchall()
+    params = [symbol, interval, market, market, symbol, interval, days, DEFAULT_KIND]
+    rows = con.execute(_SQL, params).fetchall()
     for open_time, bucket_minutes, accounted, *values in rows:
         if accounted != bucket_minutes:
             result.skipped_incomplete += 1

@@ -5,6 +5,10 @@ A batch is one transaction: its candles (a plain insert where its range holds no
 else merged candle by candle, old values of a changed candle kept in ``klines_revisions``),
 its rejected rows (``klines_rejected``, exactly as received) and the gap ledger of the range
 it was fetched for (``klines_gaps``), so data and ledger never disagree after a crash.
+Every method takes the ``kind`` of candle (default ``trade``); the kind's table
+(:func:`warehouse.schema.table_of`: ``klines`` or ``price_klines``) holds its candles, and
+its ledger, revisions and rejects carry its name. The statements are in
+:mod:`warehouse.upsert`.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from exchange.intervals import Interval
+from exchange.markets import DEFAULT_KIND
 
 from .connection import WarehouseFile
 from .files import transaction
@@ -32,9 +36,8 @@ from .gaps import (
     replace_gaps,
     replace_ledger,
 )
-from .schema import VALUE_COLUMNS
-
-_UPDATED_COLUMNS = (*VALUE_COLUMNS, "close_time")
+from .schema import KlineTable, table_of
+from .upsert import insert_or_merge, quarantine, stored_series
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,10 @@ class Candles(WarehouseFile):
     # -- reads --------------------------------------------------------------------
 
     def stored_bounds(
-        self, market: str, series: Sequence[tuple[str, str]]
+        self, market: str, series: Sequence[tuple[str, str]], kind: str = DEFAULT_KIND
     ) -> dict[tuple[str, str], tuple[int, int] | None]:
-        """Oldest and newest stored ``open_time`` (epoch ms) per (symbol, interval).
+        """Oldest and newest stored ``open_time`` (epoch ms) per (symbol, interval) of
+        ``kind``.
 
         The newest is the watermark a run resumes after; it is derived from the data,
         so there is no state file to drift.
@@ -72,11 +76,13 @@ class Candles(WarehouseFile):
         result: dict[tuple[str, str], tuple[int, int] | None] = dict.fromkeys(series)
         if not self.path.exists() or not series:
             return result
+        table = table_of(kind)
+        where, params = _series_filter(table, market, kind)
         with self.connect() as con:
             rows = con.execute(
                 "SELECT symbol, interval, epoch_ms(min(open_time)), epoch_ms(max(open_time)) "
-                "FROM klines WHERE market = ? GROUP BY symbol, interval",
-                [market],
+                f"FROM {table.name} WHERE {where} GROUP BY symbol, interval",
+                params,
             ).fetchall()
         for symbol, interval, oldest, newest in rows:
             if (symbol, interval) in result:
@@ -84,14 +90,18 @@ class Candles(WarehouseFile):
         return result
 
     def completeness(
-        self, market: str, ranges: Sequence[tuple[str, str, int, int]]
+        self, market: str, ranges: Sequence[tuple[str, str, int, int]], kind: str = DEFAULT_KIND
     ) -> list[dict[str, Any]]:
-        """Per (symbol, interval, start, end): candles expected, present, missing by cause."""
+        """Per (symbol, interval, start, end) of ``kind``: candles expected, present,
+        missing by cause."""
         if not ranges:
             return []
+        table = table_of(kind)
         wanted = pa.table(  # one query for every range
             {
                 "i": list(range(len(ranges))),
+                "market": [market] * len(ranges),
+                "kind": [kind] * len(ranges),
                 "symbol": [r[0] for r in ranges],
                 "interval": [r[1] for r in ranges],
                 "lo": [r[2] for r in ranges],
@@ -101,23 +111,23 @@ class Candles(WarehouseFile):
         with self.connect() as con:
             con.register("wanted", wanted)
             try:
+                match = " AND ".join(f"k.{c} = w.{c}" for c in table.series_keys)
                 present = dict(
                     con.execute(
-                        """SELECT w.i, count(k.open_time) FROM wanted w LEFT JOIN klines k
-                        ON k.market = ? AND k.symbol = w.symbol AND k.interval = w.interval
+                        f"""SELECT w.i, count(k.open_time) FROM wanted w
+                        LEFT JOIN {table.name} k ON {match}
                         AND k.open_time >= epoch_ms(w.lo) AT TIME ZONE 'UTC'
                         AND k.open_time < epoch_ms(w.hi) AT TIME ZONE 'UTC'
-                        GROUP BY w.i""",
-                        [market],
+                        GROUP BY w.i"""
                     ).fetchall()
                 )
                 missing = con.execute(
                     """SELECT w.i, g.cause, sum(g.missing)::BIGINT FROM wanted w JOIN klines_gaps g
-                    ON g.market = ? AND g.symbol = w.symbol AND g.interval = w.interval
+                    ON g.market = w.market AND g.kind = w.kind AND g.symbol = w.symbol
+                    AND g.interval = w.interval
                     AND g.gap_start < epoch_ms(w.hi) AT TIME ZONE 'UTC'
                     AND g.gap_end > epoch_ms(w.lo) AT TIME ZONE 'UTC'
-                    GROUP BY w.i, g.cause ORDER BY w.i, g.cause""",
-                    [market],
+                    GROUP BY w.i, g.cause ORDER BY w.i, g.cause"""
                 ).fetchall()
             finally:
                 con.unregister("wanted")
@@ -149,8 +159,10 @@ class Candles(WarehouseFile):
         source: str,
         run_id: str,
         expected: tuple[int, int] | None = None,
+        kind: str = DEFAULT_KIND,
     ) -> WriteResult:
-        """Upsert one validated batch and quarantine its rejects, in one transaction.
+        """Upsert one validated batch of ``kind`` candles and quarantine its rejects, in one
+        transaction.
 
         Unchanged candles are left as they are (same ``ingested_at`` and ``run_id``);
         a candle whose values changed is updated and its old values are copied to
@@ -165,6 +177,7 @@ class Candles(WarehouseFile):
             rejected=[{**r, "series": 0} for r in rejected],
             source=source,
             run_id=run_id,
+            kind=kind,
         )
         return result
 
@@ -177,14 +190,17 @@ class Candles(WarehouseFile):
         rejected: Sequence[dict[str, Any]],
         source: str,
         run_id: str,
+        kind: str = DEFAULT_KIND,
     ) -> list[WriteResult]:
-        """:meth:`write_batch` for several series in one transaction and a few statements.
+        """:meth:`write_batch` for several series (all of ``kind``) in one transaction and a
+        few statements.
 
         ``valid["series"]`` and each reject's ``"series"`` are indexes into ``series``.
         A series with nothing stored in its range (a backfill, a new tail) gets a plain
         insert; the others are merged candle by candle.
         """
-        columns = ["series", "open_time_ms", *VALUE_COLUMNS, "close_time_ms"]
+        table = table_of(kind)
+        columns = ["series", "open_time_ms", *table.values, "close_time_ms"]
         staged = pa.Table.from_pandas(valid[columns], preserve_index=False)
         which = valid["series"].to_numpy(dtype="int64")
         opens = valid["open_time_ms"].to_numpy(dtype="int64")
@@ -197,12 +213,14 @@ class Candles(WarehouseFile):
                 first = int(firsts[i])
                 bounds += [int(opens[first]), int(opens[first + counts[i] - 1]) + 1]
             spans.append((min(bounds), max(bounds)) if bounds else (0, 0))
+        names = [
+            {"market": market, "kind": kind, "symbol": s.symbol, "interval": s.interval}
+            for s in series
+        ]
         keys = pa.table(
             {
                 "series": pa.array(range(len(series)), pa.int64()),
-                "market": [market] * len(series),
-                "symbol": [s.symbol for s in series],
-                "interval": [s.interval for s in series],
+                **{c: pa.array([n[c] for n in names], pa.string()) for c in names[0]},
                 "lo": pa.array([lo for lo, _ in spans], pa.int64()),
                 "hi": pa.array([hi for _, hi in spans], pa.int64()),
             }
@@ -212,16 +230,17 @@ class Candles(WarehouseFile):
             con.register("batch_series", keys)
             try:
                 with transaction(con):
-                    merged = _series_with_stored_candles(con, spans)
-                    inserted, updated = _insert_or_merge(
-                        con, market, series, staged, counts, merged, source, run_id
+                    merged = stored_series(con, table, spans)
+                    inserted, updated = insert_or_merge(
+                        con, table, names, staged, counts, merged, source, run_id
                     )
                     if rejected:
-                        _quarantine(con, market, series, rejected, source, run_id)
+                        quarantine(con, names, rejected, source, run_id)
                     ledger = [
                         self._ledger_range(
                             con,
                             market,
+                            kind,
                             s,
                             None if i in merged else opens[which == i],
                             [r["open_time_ms"] for r in rejected
@@ -242,6 +261,7 @@ class Candles(WarehouseFile):
     def _ledger_range(
         con: duckdb.DuckDBPyConnection,
         market: str,
+        kind: str,
         s: BatchSeries,
         stored: np.ndarray | None,
         rejected_opens: list[int],
@@ -254,7 +274,7 @@ class Candles(WarehouseFile):
         assert s.expected is not None
         iv = Interval.parse(s.interval)
         runs = (
-            find_missing(con, market, s.symbol, iv, *s.expected)
+            find_missing(con, market, s.symbol, iv, *s.expected, kind=kind)
             if stored is None
             else missing_runs(stored, iv, *s.expected)
         )
@@ -267,7 +287,7 @@ class Candles(WarehouseFile):
             )
             for lo, hi, n in runs
         ]
-        return LedgerRange(market, s.symbol, s.interval, *s.expected, gaps)
+        return LedgerRange(market, s.symbol, s.interval, *s.expected, gaps, kind)
 
     def record_gaps(
         self,
@@ -279,8 +299,10 @@ class Candles(WarehouseFile):
         end_ms: int,
         gaps: Sequence[Gap],
         run_id: str,
+        kind: str = DEFAULT_KIND,
     ) -> None:
-        """Set the ledger rows starting in ``[start_ms, end_ms)`` to ``gaps`` (one transaction)."""
+        """Set the ledger rows of ``kind`` starting in ``[start_ms, end_ms)`` to ``gaps``
+        (one transaction)."""
         with self.connect() as con, transaction(con):
             replace_gaps(
                 con,
@@ -291,151 +313,25 @@ class Candles(WarehouseFile):
                 end_ms=end_ms,
                 gaps=gaps,
                 run_id=run_id,
+                kind=kind,
             )
 
     def gaps(
-        self, market: str, series: Sequence[tuple[str, str]]
+        self, market: str, series: Sequence[tuple[str, str]], kind: str = DEFAULT_KIND
     ) -> dict[tuple[str, str], list[Gap]]:
-        """The ledger rows of each series (empty when the file does not exist yet)."""
+        """The ledger rows of each series of ``kind`` (empty when the file does not exist
+        yet)."""
         result: dict[tuple[str, str], list[Gap]] = {key: [] for key in series}
         if not self.path.exists():
             return result
         with self.connect() as con:
             for symbol, interval in series:
-                result[(symbol, interval)] = load_gaps(con, market, symbol, interval)
+                result[(symbol, interval)] = load_gaps(con, market, symbol, interval, kind)
         return result
 
 
-# Epoch ms → TIMESTAMPTZ per row: make_timestamptz(µs) is arithmetic, about 25× cheaper
-# than ``epoch_ms(x) AT TIME ZONE 'UTC'`` (an ICU conversion), which the bulk paths notice.
-_STAGED_COLUMNS = f"""?::VARCHAR AS market, ?::VARCHAR AS symbol, ?::VARCHAR AS interval,
-       make_timestamptz(open_time_ms * 1000) AS open_time,
-       {", ".join(VALUE_COLUMNS)},
-       make_timestamptz(close_time_ms * 1000) AS close_time"""
-_INSERT_NEW_SERIES = f"""INSERT INTO klines BY NAME
-SELECT b.market, b.symbol, b.interval,
-       make_timestamptz(s.open_time_ms * 1000) AS open_time,
-       {", ".join(f"s.{c}" for c in VALUE_COLUMNS)},
-       make_timestamptz(s.close_time_ms * 1000) AS close_time,
-       ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
-FROM staged_all s JOIN batch_series b USING (series)
-WHERE NOT list_contains(?::BIGINT[], s.series)"""
-_DIFFERS = " OR ".join(f"k.{c} IS DISTINCT FROM s.{c}" for c in _UPDATED_COLUMNS)
-
-
-def _series_with_stored_candles(
-    con: duckdb.DuckDBPyConnection, spans: list[tuple[int, int]]
-) -> set[int]:
-    """Series of ``batch_series`` with a stored candle opening in their ``[lo, hi)``."""
-    lows = [lo for lo, hi in spans if hi > lo]
-    if not lows:
-        return set()
-    rows = con.execute(
-        """SELECT DISTINCT b.series FROM batch_series b JOIN klines k
-        ON k.market = b.market AND k.symbol = b.symbol AND k.interval = b.interval
-        AND k.open_time >= epoch_ms(b.lo) AT TIME ZONE 'UTC'
-        AND k.open_time < epoch_ms(b.hi) AT TIME ZONE 'UTC'
-        WHERE k.open_time >= epoch_ms(?::BIGINT) AT TIME ZONE 'UTC'""",
-        [min(lows)],
-    ).fetchall()
-    return {int(i) for (i,) in rows}
-
-
-def _insert_or_merge(
-    con: duckdb.DuckDBPyConnection,
-    market: str,
-    series: Sequence[BatchSeries],
-    staged: pa.Table,
-    counts: Sequence[int],
-    merged: set[int],
-    source: str,
-    run_id: str,
-) -> tuple[list[int], list[int]]:
-    """Write the candles of ``staged_all``: one plain insert for every series outside
-    ``merged`` (nothing stored in its range), a merge per series in it; candles inserted
-    and updated per series."""
-    con.execute(_INSERT_NEW_SERIES, [source, run_id, sorted(merged)])
-    inserted = [0 if i in merged else int(c) for i, c in enumerate(counts)]
-    updated = [0] * len(series)
-    for i in sorted(merged):
-        con.register("staged", staged.filter(pc.equal(staged["series"], i)))
-        s = series[i]
-        inserted[i], updated[i] = _upsert_staged(
-            con, [market, s.symbol, s.interval], source, run_id
-        )
-        con.unregister("staged")
-    return inserted, updated
-
-
-def _quarantine(
-    con: duckdb.DuckDBPyConnection,
-    market: str,
-    series: Sequence[BatchSeries],
-    rejected: Sequence[dict[str, Any]],
-    source: str,
-    run_id: str,
-) -> None:
-    """Keep rejected rows, exactly as received, in ``klines_rejected``."""
-    rejects = pd.DataFrame(  # noqa: F841 - read by the statement below
-        {
-            "symbol": [series[r["series"]].symbol for r in rejected],
-            "interval": [series[r["series"]].interval for r in rejected],
-            "open_time_ms": pd.array([r["open_time_ms"] for r in rejected], dtype="Int64"),
-            "raw": [r["raw"] for r in rejected],
-            "failed_checks": [list(r["failed_checks"]) for r in rejected],
-        }
-    )
-    con.execute(
-        """INSERT INTO klines_rejected
-        SELECT ?, symbol, interval, open_time_ms, raw, failed_checks, ?, ?, now() FROM rejects""",
-        [market, source, run_id],
-    )
-
-
-def _upsert_staged(
-    con: duckdb.DuckDBPyConnection, key: list[str], source: str, run_id: str
-) -> tuple[int, int]:
-    """Merge ``staged`` into a range that already holds candles: (inserted, updated).
-
-    Unchanged candles are left alone; a changed one is copied to ``klines_revisions``
-    and updated; new keys go in as a plain insert (no conflict path).
-    """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE stg AS SELECT {_STAGED_COLUMNS} FROM staged", key)
-    updated = _count(
-        con,
-        f"""INSERT INTO klines_revisions
-        SELECT k.market, k.symbol, k.interval, k.open_time,
-               k.open, k.high, k.low, k.close, k.volume, k.close_time,
-               k.quote_volume, k.trades, k.taker_buy_base_volume, k.taker_buy_quote_volume,
-               k.source, k.ingested_at, k.run_id, now(), ?
-        FROM klines k JOIN stg s USING (market, symbol, interval, open_time)
-        WHERE {_DIFFERS}""",
-        [run_id],
-    )
-    if updated:
-        sets = ", ".join(
-            f"{c} = s.{c}" for c in (*_UPDATED_COLUMNS, "source", "ingested_at", "run_id")
-        )
-        con.execute(
-            f"""UPDATE klines AS k SET {sets}
-            FROM (SELECT *, ?::VARCHAR AS source, now() AS ingested_at,
-                         ?::VARCHAR AS run_id FROM stg) s
-            WHERE k.market = s.market AND k.symbol = s.symbol
-              AND k.interval = s.interval AND k.open_time = s.open_time
-              AND ({_DIFFERS})""",
-            [source, run_id],
-        )
-    inserted = _count(
-        con,
-        """INSERT INTO klines BY NAME
-        SELECT s.*, ?::VARCHAR AS source, now() AS ingested_at, ?::VARCHAR AS run_id
-        FROM stg s ANTI JOIN klines k USING (market, symbol, interval, open_time)""",
-        [source, run_id],
-    )
-    con.execute("DROP TABLE stg")
-    return inserted, updated
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
-    row = con.execute(sql, params or []).fetchone()
-    return int(row[0]) if row else 0
+def _series_filter(table: KlineTable, market: str, kind: str) -> tuple[str, list[str]]:
+    """The WHERE clause (and its parameters) selecting one market's ``kind`` candles."""
+    key = {"market": market, "kind": kind}
+    names = [c for c in table.series_keys if c in key]
+    return " AND ".join(f"{c} = ?" for c in names), [key[c] for c in names]

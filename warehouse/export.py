@@ -1,9 +1,11 @@
-"""Publish the warehouse as Parquet: hive-partitioned by market/symbol/interval/month.
+"""Publish the warehouse as Parquet: hive-partitioned by series and month, one folder per table.
 
-Layout: ``OUT/market=usdm/symbol=BTCUSDT/interval=1m/month=2026-11/data.parquet`` plus
-``OUT/_manifest.json``. Each file holds one partition's rows in ``open_time`` order, without
-the partition columns (``read_parquet('OUT/**/*.parquet', hive_partitioning = true)`` adds
-them back from the path).
+Layout of ``klines``: ``OUT/market=usdm/symbol=BTCUSDT/interval=1m/month=2026-11/data.parquet``
+plus ``OUT/_manifest.json``; of ``price_klines`` (in a folder of its own, since one hive glob
+must see one schema and one set of partition keys):
+``OUT/market=usdm/kind=mark/symbol=BTCUSDT/interval=1m/month=2026-11/data.parquet``. Each file
+holds one partition's rows in ``open_time`` order, without the partition columns
+(``read_parquet('OUT/**/*.parquet', hive_partitioning = true)`` adds them back from the path).
 
 Incremental: a partition is rewritten only when its row count or newest ``ingested_at``
 differs from the manifest (an update of a candle sets ``ingested_at``), or its file is gone.
@@ -23,14 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .query import open_existing
+from .schema import TABLES
 
 MANIFEST = "_manifest.json"
 FILE_NAME = "data.parquet"
-_STATS_SQL = """
-SELECT market, symbol, interval, strftime(open_time, '%Y-%m') AS month,
-       count(*) AS rows, max(ingested_at)::VARCHAR AS max_ingested_at
-FROM klines GROUP BY ALL ORDER BY ALL
-"""
 
 
 @dataclass
@@ -44,22 +42,34 @@ class ExportResult:
 
 
 def partition_key(market: str, symbol: str, interval: str, month: str) -> str:
-    """The partition's folder, relative to the export root."""
+    """The partition's folder of a ``klines`` series, relative to the export root."""
     return f"market={market}/symbol={symbol}/interval={interval}/month={month}"
 
 
 def export_parquet(
-    db: str | os.PathLike[str], out: str | os.PathLike[str], lock_timeout: float = 120.0
+    db: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    lock_timeout: float = 120.0,
+    table: str = "klines",
+    only_if_any: bool = False,
 ) -> ExportResult:
-    """Bring the Parquet copy at ``out`` up to date with the ``klines`` table of ``db``.
+    """Bring the Parquet copy at ``out`` up to date with ``table`` of ``db`` (``klines`` or
+    ``price_klines``), partitioned by the table's series columns and the month.
+
+    With ``only_if_any``, nothing is created while the table holds no row (or does not
+    exist yet: a file older than it) and ``out`` holds no earlier export.
 
     Raises:
         NoWarehouse, NotAWarehouse: ``db`` is missing or not a DuckDB file.
         WarehouseLocked: a writer held the file past ``lock_timeout``.
         OSError: ``out`` cannot be written.
     """
+    keys = TABLES[table].series_keys
+    stats_sql = f"""
+        SELECT {", ".join(keys)}, strftime(open_time, '%Y-%m') AS month,
+               count(*) AS rows, max(ingested_at)::VARCHAR AS max_ingested_at
+        FROM {table} GROUP BY ALL ORDER BY ALL"""
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
     manifest_path = root / MANIFEST
     old: dict[str, dict[str, object]] = (
         json.loads(manifest_path.read_text())["partitions"] if manifest_path.exists() else {}
@@ -69,8 +79,16 @@ def export_parquet(
     new: dict[str, dict[str, object]] = {}
     try:
         with open_existing(db, lock_timeout).connect(read_only=True) as con:
-            for market, symbol, interval, month, rows, newest in con.execute(_STATS_SQL).fetchall():
-                key = partition_key(market, symbol, interval, month)
+            found = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
+            ).fetchone()
+            stats = con.execute(stats_sql).fetchall() if found and found[0] else []
+            if only_if_any and not stats and not old:
+                return result
+            root.mkdir(parents=True, exist_ok=True)
+            for *names, month, rows, newest in stats:
+                series = dict(zip(keys, names, strict=True))
+                key = "/".join([*(f"{c}={v}" for c, v in series.items()), f"month={month}"])
                 entry: dict[str, object] = {"rows": rows, "max_ingested_at": newest}
                 new[key] = entry
                 if old.get(key) == entry and (root / key / FILE_NAME).exists():
@@ -79,11 +97,11 @@ def export_parquet(
                 target = staging / key / FILE_NAME
                 target.parent.mkdir(parents=True, exist_ok=True)
                 start = f"{month}-01 00:00:00+00"
+                where = " AND ".join(f"{c} = {_lit(v)}" for c, v in series.items())
                 con.execute(
                     f"""COPY (
-                        SELECT * EXCLUDE (market, symbol, interval) FROM klines
-                        WHERE market = {_lit(market)} AND symbol = {_lit(symbol)}
-                          AND interval = {_lit(interval)}
+                        SELECT * EXCLUDE ({", ".join(keys)}) FROM {table}
+                        WHERE {where}
                           AND open_time >= {_lit(start)}::TIMESTAMPTZ
                           AND open_time < ({_lit(start)}::TIMESTAMPTZ AT TIME ZONE 'UTC'
                                            + INTERVAL 1 MONTH) AT TIME ZONE 'UTC'
@@ -118,3 +136,10 @@ def _prune(folder: Path, root: Path) -> None:
     while folder != root and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
         folder = folder.parent
+
+
+def prices_folder(out: str | os.PathLike[str]) -> Path:
+    """Where ``klines export --out OUT`` puts ``price_klines`` by default: ``OUT-prices``
+    beside ``OUT`` (a folder of its own: one hive glob must see one schema)."""
+    root = Path(out)
+    return root.with_name(f"{root.name}-prices")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import duckdb
 
 from .analytics_sql import ANALYST_SQL as _ANALYST_SQL
+from .analytics_sql import PRICE_KINDS_SQL as _PRICE_KINDS_SQL
 from .files import transaction
-from .schema import KLINES_COLUMNS, VALUE_FIELDS
+from .schema import KLINES_COLUMNS, PRICE_KLINES_COLUMNS, VALUE_FIELDS
 
 _KLINES_DDL = ",\n    ".join(f"{name} {sql}" for name, sql in KLINES_COLUMNS)
+_PRICE_KLINES_DDL = ",\n    ".join(f"{name} {sql}" for name, sql in PRICE_KLINES_COLUMNS)
 _VALUES_DDL = ",\n    ".join(
     [
         *(f"{f.name} {f.sql}" for f in VALUE_FIELDS[:5]),
@@ -170,6 +172,40 @@ ALTER TABLE ingest_run_series ADD COLUMN archive_fallbacks BIGINT;
         "facts about the file itself: the network its data comes from",
         """
 CREATE TABLE warehouse_info (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+""",
+    ),
+    (
+        7,
+        "price kinds: price_klines (mark, index, premium index); kind in the ledger, "
+        "revisions, rejects and run log; views and macros over both tables",
+        f"""
+CREATE TABLE price_klines (
+    {_PRICE_KLINES_DDL},
+    PRIMARY KEY (market, kind, symbol, interval, open_time)
+);
+ALTER TABLE klines_revisions ADD COLUMN kind VARCHAR NOT NULL DEFAULT 'trade';
+ALTER TABLE klines_rejected ADD COLUMN kind VARCHAR NOT NULL DEFAULT 'trade';
+ALTER TABLE ingest_run_series ADD COLUMN kind VARCHAR NOT NULL DEFAULT 'trade';
+-- the ledger's primary key gains the kind: a new table, the rows copied, names swapped
+CREATE TABLE klines_gaps_by_kind (
+    market VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL DEFAULT 'trade',
+    symbol VARCHAR NOT NULL,
+    interval VARCHAR NOT NULL,
+    gap_start TIMESTAMPTZ NOT NULL,
+    gap_end TIMESTAMPTZ NOT NULL,
+    missing BIGINT NOT NULL,
+    cause VARCHAR NOT NULL,
+    detail VARCHAR,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    verified_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    PRIMARY KEY (market, kind, symbol, interval, gap_start)
+);
+INSERT INTO klines_gaps_by_kind BY NAME SELECT * FROM klines_gaps;
+DROP TABLE klines_gaps;
+ALTER TABLE klines_gaps_by_kind RENAME TO klines_gaps;
+{_PRICE_KINDS_SQL}
 """,
     ),
 )

@@ -1,11 +1,14 @@
-"""The one schema module: column types of the ``klines`` table and the pandera
+"""The one schema module: column types of the candle tables and the pandera
 schema every batch must pass before it is written.
 
-Prices keep up to 8 decimal places (``DECIMAL(18,8)``, stored as 64-bit
-integers); volumes keep up to 12 places with 26 integer digits
-(``DECIMAL(38,12)``), enough for a daily quote volume of 16+ significant
-digits. A value with more places than its column keeps is not rounded: it is
-parsed as NULL and the row is rejected, so nothing is ever stored inexactly.
+Two tables, one per shape of candle (a kind's ``table``, :mod:`exchange.markets`):
+``klines`` (trade candles: prices, volumes, trades) and ``price_klines`` (mark, index and
+premium index candles: prices only, keyed by kind too). Prices keep up to 8 decimal places
+(``DECIMAL(18,8)``, stored as 64-bit integers; Binance's mark, index and premium index
+prices have 8, fact sheet §1.2); volumes keep up to 12 places with 26 integer digits
+(``DECIMAL(38,12)``), enough for a daily quote volume of 16+ significant digits. A value
+with more places than its column keeps is not rounded: it is parsed as NULL and the row is
+rejected, so nothing is ever stored inexactly.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandera.pandas as pa
 import pyarrow as pyarrow
 
 from exchange.intervals import Interval
+from exchange.markets import DEFAULT_KIND, KINDS, KindSpec
 
 PRICE_SCALE, PRICE_WIDTH = 8, 18
 QTY_SCALE, QTY_WIDTH = 12, 38
@@ -65,6 +69,51 @@ KLINES_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "VARCHAR NOT NULL"),
 )
 
+# Every column of the ``price_klines`` table, in order: no volumes (the exchange sends none).
+PRICE_KLINES_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("market", "VARCHAR NOT NULL"),
+    ("kind", "VARCHAR NOT NULL"),
+    ("symbol", "VARCHAR NOT NULL"),  # the pair for kinds keyed by pair (index)
+    ("interval", "VARCHAR NOT NULL"),
+    ("open_time", "TIMESTAMPTZ NOT NULL"),
+    ("close_time", "TIMESTAMPTZ NOT NULL"),
+    *((name, PRICE_SQL + " NOT NULL") for name in PRICE_FIELDS),
+    ("source", "VARCHAR NOT NULL"),
+    ("ingested_at", "TIMESTAMPTZ NOT NULL"),
+    ("run_id", "VARCHAR NOT NULL"),
+)
+
+
+@dataclass(frozen=True)
+class KlineTable:
+    """One candle table: its name, the columns naming a series (``open_time`` completes
+    the primary key) and the value columns a batch writes (``close_time`` aside)."""
+
+    name: str
+    series_keys: tuple[str, ...]
+    values: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def has_kind(self) -> bool:
+        """Whether rows name their kind (a table holding several kinds)."""
+        return "kind" in self.series_keys
+
+
+TABLES: dict[str, KlineTable] = {
+    "klines": KlineTable("klines", ("market", "symbol", "interval"), VALUE_COLUMNS, KLINES_COLUMNS),
+    "price_klines": KlineTable(
+        "price_klines", ("market", "kind", "symbol", "interval"), PRICE_FIELDS, PRICE_KLINES_COLUMNS
+    ),
+}
+
+
+def table_of(kind: str | KindSpec) -> KlineTable:
+    """The table that stores ``kind``'s candles (the kind's ``table``)."""
+    spec = kind if isinstance(kind, KindSpec) else KINDS[kind]
+    return TABLES[spec.table]
+
+
 _PRICE = pd.ArrowDtype(pyarrow.decimal128(PRICE_WIDTH, PRICE_SCALE))
 _QTY = pd.ArrowDtype(pyarrow.decimal128(QTY_WIDTH, QTY_SCALE))
 _INT = pd.ArrowDtype(pyarrow.int64())
@@ -80,27 +129,29 @@ def _frame_check(name: str, error: str):
 
 
 @cache
-def batch_schema(interval_name: str) -> pa.DataFrameSchema:
-    """The pandera schema for one batch of one series of ``interval_name`` candles.
+def batch_schema(interval_name: str, kind_name: str = DEFAULT_KIND) -> pa.DataFrameSchema:
+    """The pandera schema for one batch of one series of ``interval_name`` candles of
+    ``kind_name`` (trade, mark, index, premium).
 
     The batch has ``open_time_ms`` and ``close_time_ms`` (epoch ms) and the value
     columns of :data:`VALUE_FIELDS`, in arrow-backed dtypes so decimals stay exact; a batch
-    of several series numbers them in a ``series`` column.
+    of several series numbers them in a ``series`` column. What the kind's description
+    says decides the checks: prices are positive unless the kind is ``signed`` (the premium
+    index: zero and negative values are real), then within ``max_abs``; volumes, trades and
+    taker volumes are checked only for kinds that have them (the others' are ignored and
+    not stored).
     """
+    kind = KINDS[kind_name]
     interval = Interval.parse(interval_name)
     columns = {
         "open_time_ms": pa.Column(_INT, pa.Check.ge(0), nullable=False),
         "close_time_ms": pa.Column(_INT, nullable=False),
-        "trades": pa.Column(_INT, pa.Check.ge(0), nullable=False),
         "n_fields": pa.Column(_INT, pa.Check.eq(12), nullable=False),
         # Several series in one batch: rows of one series share a number here.
         "series": pa.Column(_INT, nullable=False, required=False),
     }
     for name in PRICE_FIELDS:
-        columns[name] = pa.Column(_PRICE, pa.Check.gt(0), nullable=False)
-    for name in QTY_FIELDS:
-        columns[name] = pa.Column(_QTY, pa.Check.ge(0), nullable=False)
-
+        columns[name] = pa.Column(_PRICE, _value_checks(kind), nullable=False)
     checks = [
         _frame_check("high_is_highest", "high >= max(open, close, low)")(
             lambda d: (d["high"] >= d["open"]) & (d["high"] >= d["close"]) & (d["high"] >= d["low"])
@@ -108,12 +159,20 @@ def batch_schema(interval_name: str) -> pa.DataFrameSchema:
         _frame_check("low_is_lowest", "low <= min(open, close)")(
             lambda d: (d["low"] <= d["open"]) & (d["low"] <= d["close"])
         ),
-        _frame_check("taker_base_within_volume", "taker_buy_base_volume <= volume")(
-            lambda d: d["taker_buy_base_volume"] <= d["volume"]
-        ),
-        _frame_check("taker_quote_within_quote_volume", "taker_buy_quote_volume <= quote_volume")(
-            lambda d: d["taker_buy_quote_volume"] <= d["quote_volume"]
-        ),
+    ]
+    if kind.has_volume:
+        columns["trades"] = pa.Column(_INT, pa.Check.ge(0), nullable=False)
+        for name in QTY_FIELDS:
+            columns[name] = pa.Column(_QTY, pa.Check.ge(0), nullable=False)
+        checks += [
+            _frame_check("taker_base_within_volume", "taker_buy_base_volume <= volume")(
+                lambda d: d["taker_buy_base_volume"] <= d["volume"]
+            ),
+            _frame_check(
+                "taker_quote_within_quote_volume", "taker_buy_quote_volume <= quote_volume"
+            )(lambda d: d["taker_buy_quote_volume"] <= d["quote_volume"]),
+        ]
+    checks += [
         _frame_check("open_time_on_grid", f"open_time on the {interval.name} grid")(
             lambda d: _on_grid(d["open_time_ms"], interval)
         ),
@@ -125,6 +184,22 @@ def batch_schema(interval_name: str) -> pa.DataFrameSchema:
         ),
     ]
     return pa.DataFrameSchema(columns, checks=checks, strict="filter", coerce=False)
+
+
+def _value_checks(kind: KindSpec) -> list[pa.Check]:
+    """Checks of one price column of ``kind``: positive, or for a signed kind (a rate such
+    as the premium index) strictly within ``±max_abs``."""
+    checks = [] if kind.signed else [pa.Check.gt(0)]
+    if kind.max_abs is not None:
+        bound = kind.max_abs
+        checks.append(
+            pa.Check(
+                lambda s: (s > -bound) & (s < bound),
+                name=f"within_plus_minus_{bound}",
+                description=f"a small signed number: -{bound} < value < {bound}",
+            )
+        )
+    return checks
 
 
 def _strictly_increasing(d: pd.DataFrame) -> pd.Series:
@@ -161,13 +236,16 @@ class Validated:
     rejected: pd.DataFrame  # the batch's columns plus ``failed_checks`` (list of names)
 
 
-def validate_batch(batch: pd.DataFrame, interval_name: str) -> Validated:
-    """Validate one batch; invalid rows are split off with the names of their failed checks.
+def validate_batch(
+    batch: pd.DataFrame, interval_name: str, kind_name: str = DEFAULT_KIND
+) -> Validated:
+    """Validate one batch of ``kind_name`` candles; invalid rows are split off with the
+    names of their failed checks.
 
     Raises:
         pandera.errors.SchemaErrors: the batch's structure is wrong (a bug, not bad data).
     """
-    schema = batch_schema(interval_name)
+    schema = batch_schema(interval_name, kind_name)
     try:
         schema.validate(batch, lazy=True)
     except pa.errors.SchemaErrors as exc:

@@ -14,15 +14,24 @@ PAGE = 1000
 
 
 def fill(
-    db: Path, market: Market, symbol: str, interval: str, start_ms: int, end_ms: int, now_ms: int
+    db: Path,
+    market: Market,
+    symbol: str,
+    interval: str,
+    start_ms: int,
+    end_ms: int,
+    now_ms: int,
+    kind: str = "trade",
 ) -> int:
-    """Store every closed candle of one series with ``start_ms <= open < end_ms``."""
-    rows = market.closed_klines(symbol, interval, start_ms, end_ms, now_ms)
+    """Store every closed candle of one series of ``kind`` with ``start_ms <= open < end_ms``."""
+    rows = market.closed_klines(symbol, interval, start_ms, end_ms, now_ms, kind=kind)
     warehouse = Warehouse(db)
     for first in range(0, len(rows), PAGE):
-        checked = validate_batch(parse_pages([json.dumps(rows[first : first + PAGE])]), interval)
+        page = parse_pages([json.dumps(rows[first : first + PAGE])])
+        checked = validate_batch(page, interval, kind)
         assert checked.rejected.empty
         warehouse.write_batch(
+            kind=kind,
             market="usdm",
             symbol=symbol,
             interval=interval,

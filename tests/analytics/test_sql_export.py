@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from warehouse.export import MANIFEST, export_parquet
+from warehouse.export import MANIFEST, export_parquet, prices_folder
 from warehouse.store import Warehouse
 
 
@@ -122,6 +122,7 @@ def test_export_reads_back_equal_to_the_table(db: Path, tmp_path: Path) -> None:
     manifest = json.loads((out / MANIFEST).read_text())["partitions"]
     assert manifest["market=usdm/symbol=BTCUSDT/interval=1m/month=2026-11"]["rows"] == 1440 - 20 + 7
     assert not list(tmp_path.glob(".parquet.staging-*"))
+    assert not prices_folder(out).exists()  # no price klines stored: no folder for them
 
 
 def test_export_is_incremental(db: Path, tmp_path: Path) -> None:

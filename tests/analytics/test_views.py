@@ -96,13 +96,15 @@ def _with_gaps(filled: Path, tmp_path: Path) -> Path:
     with Warehouse(db).connect() as con:
         for s, e in windows:
             con.execute(
-                "INSERT INTO klines_gaps VALUES ('usdm', 'BTCUSDT', '1m', "
+                "INSERT INTO klines_gaps (market, symbol, interval, gap_start, gap_end, missing, cause, "
+                "detail, first_seen_at, verified_at, run_id) VALUES ('usdm', 'BTCUSDT', '1m', "
                 "epoch_ms(?::BIGINT) AT TIME ZONE 'UTC', epoch_ms(?::BIGINT) AT TIME ZONE 'UTC', "
                 "?, 'exchange_empty', 'maintenance', now(), now(), 'r1')",
                 [s, e, (e - s) // 60_000],
             )
         con.execute(
-            """INSERT INTO klines_gaps VALUES
+            """INSERT INTO klines_gaps (market, symbol, interval, gap_start, gap_end, missing,
+                cause, detail, first_seen_at, verified_at, run_id) VALUES
             ('usdm', 'ETHUSDT', '1m', '2026-10-27 23:50:00+00', '2026-10-28 00:10:00+00', 20,
              'not_fetched', 'before the first run', now(), now(), 'r1')"""
         )

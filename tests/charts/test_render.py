@@ -64,6 +64,13 @@ def test_the_picture_has_one_column_per_day_of_the_window_grey_where_nothing_is_
     assert days == [date(2026, 10, 20), date(2026, 10, 21), date(2026, 10, 22)]
 
 
+def test_a_price_kind_is_a_row_of_its_own_named_by_its_kind() -> None:
+    rows = coverage(1)[:1]
+    rows += [{**rows[0], "kind": "mark"}, {**rows[0], "market": "coinm", "kind": "premium"}]
+    series, _, _ = coverage_grid(rows)
+    assert series == ["BTCUSDT 1m", "coinm premium BTCUSDT 1m", "mark BTCUSDT 1m"]
+
+
 def test_coverage_png_needs_rows() -> None:
     with pytest.raises(ValueError, match="no coverage rows"):
         render_coverage_png([])

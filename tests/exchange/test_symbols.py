@@ -8,7 +8,15 @@ import pytest
 
 from exchange.errors import InvalidInput, UnknownSymbol
 from exchange.rest import ExchangeInfo
-from exchange.symbols import ALL, Selection, keep_top, parse_selection, resolve
+from exchange.symbols import (
+    ALL,
+    Selection,
+    check_pairs,
+    keep_top,
+    pair_volumes,
+    parse_selection,
+    resolve,
+)
 
 PERPETUAL = 4133404800000
 
@@ -178,3 +186,52 @@ def test_a_long_match_is_counted_not_listed() -> None:
     many = ExchangeInfo.from_json({"symbols": [row(f"S{i:03d}USDT") for i in range(312)]})
     selection, _ = parse_selection("*USDT")
     assert resolve(selection, many).notes == ["'*USDT' matched 312 symbols (TRADING perpetuals)"]
+
+
+# -- kinds keyed by pair (the index price) ---------------------------------------------
+
+COINM = ExchangeInfo.from_json(
+    {
+        "symbols": [
+            {"symbol": "BTCUSD_PERP", "pair": "BTCUSD", "contractStatus": "TRADING",
+             "contractType": "PERPETUAL", "onboardDate": 1597046400000,
+             "deliveryDate": PERPETUAL},
+            {"symbol": "BTCUSD_250926", "pair": "BTCUSD", "contractStatus": "DELIVERED",
+             "contractType": "CURRENT_QUARTER", "onboardDate": 1585296000000,
+             "deliveryDate": 1758873600000},
+            {"symbol": "XMRUSD_PERP", "pair": "XMRUSD", "contractStatus": "SETTLING",
+             "contractType": "PERPETUAL", "onboardDate": 1610697600000,
+             "deliveryDate": 1707987600000},
+        ]
+    },
+    api="/dapi/v1",
+)  # fmt: skip
+
+
+def test_a_pair_is_listed_from_its_earliest_contract_and_trades_while_one_does() -> None:
+    pairs = COINM.by_pair().symbols
+    assert sorted(pairs) == ["BTCUSD", "XMRUSD"]
+    btc = pairs["BTCUSD"]
+    assert (btc.status, btc.onboard_ms, btc.is_perpetual) == ("TRADING", 1585296000000, True)
+    xmr = pairs["XMRUSD"]  # its only contract was delisted: the pair ends with it
+    assert (xmr.status, xmr.delivery_ms, xmr.is_perpetual) == ("SETTLING", 1707987600000, False)
+
+
+def test_index_prices_name_a_pair_and_a_contract_points_to_its_pair() -> None:
+    check_pairs(["BTCUSD"], COINM, "index")
+    with pytest.raises(UnknownSymbol) as contract:
+        check_pairs(["BTCUSD_PERP"], COINM, "index")
+    assert str(contract.value) == (
+        "unknown pair BTCUSD_PERP: not a pair in /dapi/v1/exchangeInfo; "
+        "index prices are by pair: use BTCUSD"
+    )
+    with pytest.raises(UnknownSymbol, match="unknown pairs NOPE, XMR: .* use BTCUSD$"):
+        check_pairs(["NOPE", "XMR"], COINM, "index")
+
+
+def test_patterns_select_trading_pairs_and_top_ranks_them_by_their_contracts() -> None:
+    selection, _ = parse_selection("*USD", top=1)
+    resolved = resolve(selection, COINM.by_pair())
+    assert resolved.symbols == ["BTCUSD"]  # XMRUSD no longer trades
+    volumes = pair_volumes(COINM, {"BTCUSD_PERP": Decimal(5), "BTCUSD_250926": Decimal(2)})
+    assert volumes == {"BTCUSD": Decimal(7), "XMRUSD": Decimal(0)}

@@ -118,6 +118,14 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
     ),
     "unknown network": ([*BASE, "--network", "devnet"], {}, "--network 'devnet'"),
     "unknown market": ([*BASE, "--market", "options"], {}, "--market 'options'"),
+    # kinds
+    "a price kind on spot": (
+        [*BASE, "--market", "spot", "--kind", "mark"],
+        {},
+        "--kind mark: spot has only trade candles",
+    ),
+    "unknown kind": ([*BASE, "--kind", "funding"], {}, "--kind 'funding': use one of trade, mark"),
+    "empty kind": ([*BASE, "--kind", " , "], {}, "no kind given"),
     "1s off spot": (["--symbols", "BTCUSDT", "--intervals", "1s"], {}, "invalid interval '1s'"),
     "range wholly before the listing": (
         [*BASE, "--start", "1999-01-01", "--end", "2000-01-01"],

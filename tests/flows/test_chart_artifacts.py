@@ -61,6 +61,8 @@ def test_each_deployment_or_set_of_series_has_its_own_coverage_key() -> None:
     assert coverage_key(None, [*btc, ("spot", "BTCUSDT", "1m")]) == (
         "klines-coverage-spot-btcusdt-1m"
     )
+    prices = [("usdm", "BTCUSDT", "1m", "trade"), ("usdm", "BTCUSDT", "1m", "mark")]
+    assert coverage_key(None, prices) == "klines-coverage-mark-btcusdt-1m"
 
 
 def test_two_keys_keep_two_pictures(db_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_one_run_loads_futures_and_spot_side_by_side_each_equal_to_its_truth(
                 )
                 assert truth and stored(db_path, name, symbol, interval) == truth
     assert stored(db_path, "usdm", "BTCUSDT", "1h") != stored(db_path, "spot", "BTCUSDT", "1h")
-    assert "spot    BTCUSDT" in ran.out and "usdm    BTCUSDT" in ran.out
+    assert "spot    trade  BTCUSDT" in ran.out and "usdm    trade  BTCUSDT" in ran.out
 
 
 def test_coin_m_contracts_load_with_volumes_in_contracts(

@@ -103,3 +103,30 @@ def test_a_whole_archive_day_takes_a_series_out_of_the_one_page_groups() -> None
     day = SeriesPlan("usdm", "BTCUSDT", "1h", ms("2026-10-01T00:00"), ms("2026-10-02T00:00"))
     assert split_small([day], 499, "archive", NOW) == ([], [day])
     assert split_small([day], 499, "rest", NOW) == ([day], [])
+
+
+def test_an_index_pair_starts_at_its_earliest_contracts_listing_and_plans_carry_the_kind() -> None:
+    quarter = ms("2020-03-27T08:00")  # COIN-M's quarterlies came before its perpetual
+    contracts = ExchangeInfo(
+        {
+            "BTCUSD_PERP": SymbolInfo(
+                "BTCUSD_PERP", "TRADING", "PERPETUAL", ms("2020-08-10T08:00"), 4133404800000,
+                "BTCUSD",
+            ),
+            "BTCUSD_200626": SymbolInfo(
+                "BTCUSD_200626", "DELIVERED", "CURRENT_QUARTER", quarter, ms("2020-06-26T08:00"),
+                "BTCUSD",
+            ),
+        },
+        2400,
+        60_000,
+    )  # fmt: skip
+    run = plan_series(
+        "coinm", ["BTCUSD"], ["1h"], contracts.by_pair(), NOW, {}, {},
+        ms("2020-03-27T00:00"), ms("2020-03-28T00:00"), 1000, kind="index",
+    )  # fmt: skip
+    (fetch,) = run.fetch
+    assert fetch == SeriesPlan("coinm", "BTCUSD", "1h", quarter, ms("2020-03-28T00:00"), "index")
+    assert fetch.label == "coinm-index-BTCUSD-1h"
+    ((where, (gap,)),) = run.ledger
+    assert (where.kind, gap.cause, gap.missing) == ("index", "before_listing", 8)

@@ -46,3 +46,11 @@ def test_the_problem_line_names_the_first_failure_and_the_rejected_rows() -> Non
 def test_a_ban_is_the_whole_problem() -> None:
     banned = SeriesResult("BTCUSDT", "1m", status="banned", error="banned until 12:00")
     assert problem_line([SeriesResult("ETHUSDT", "1m"), banned]) == "banned until 12:00"
+
+
+def test_each_kind_of_a_series_keeps_its_own_row_led_by_market_and_kind() -> None:
+    trade = SeriesResult("BTCUSDT", "1m", fetched=10)
+    mark = SeriesResult("BTCUSDT", "1m", fetched=7, kind="mark")
+    rows = [r.as_row() for r in merge_results([trade, mark])]
+    assert [(r["kind"], r["fetched"]) for r in rows] == [("trade", 10), ("mark", 7)]
+    assert list(rows[1])[:4] == ["market", "kind", "symbol", "interval"]
