@@ -65,6 +65,7 @@ def test_a_first_ingest_is_quiet(
     assert "Finished in state Completed()" in done.stderr
 
 
+@pytest.mark.slow  # a second fresh process; the catalogue covers the message in-process
 def test_an_unknown_symbol_is_one_line_with_no_traceback(
     sim: Simulator, db_path: Path, prefect_home: Path, tmp_path: Path
 ) -> None:

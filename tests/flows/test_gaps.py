@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from simulator import Market, Simulator
 from tests.conftest import STORED_SQL, ms, truth_rows
@@ -43,6 +44,7 @@ def klines_requests(sim: Simulator) -> int:
     return sim.stats.snapshot()["requests_by_path"].get("/fapi/v1/klines", 0)
 
 
+@pytest.mark.slow  # three flow runs; tests/pipeline/test_plan.py covers the rule
 def test_confirmed_gaps_are_not_fetched_again_unless_asked(sim: Simulator, db_path: Path) -> None:
     args = (
         "--symbols",

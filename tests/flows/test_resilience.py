@@ -81,6 +81,7 @@ def test_a_418_is_remembered_and_the_next_run_sends_nothing(sim: Simulator, db_p
     assert sim.stats.snapshot()["requests"] == sent
 
 
+@pytest.mark.slow  # two real processes: seconds of lock waits
 def test_two_runs_at_once_on_one_file_neither_corrupt_nor_duplicate(
     sim: Simulator, market: Market, db_path: Path
 ) -> None:
@@ -107,6 +108,7 @@ def test_two_runs_at_once_on_one_file_neither_corrupt_nor_duplicate(
     )
 
 
+@pytest.mark.slow  # waits out a held lock for real
 def test_an_analyst_session_makes_the_run_wait_then_proceed(
     sim: Simulator, market: Market, db_path: Path
 ) -> None:
