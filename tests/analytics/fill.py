@@ -22,9 +22,13 @@ def fill(
     end_ms: int,
     now_ms: int,
     kind: str = "trade",
+    market_name: str = "usdm",
 ) -> int:
-    """Store every closed candle of one series of ``kind`` with ``start_ms <= open < end_ms``."""
-    rows = market.closed_klines(symbol, interval, start_ms, end_ms, now_ms, kind=kind)
+    """Store every closed candle of one series of ``kind`` on ``market_name`` with
+    ``start_ms <= open < end_ms``."""
+    rows = market.closed_klines(
+        symbol, interval, start_ms, end_ms, now_ms, market=market_name, kind=kind
+    )
     warehouse = Warehouse(db)
     for first in range(0, len(rows), PAGE):
         page = parse_pages([json.dumps(rows[first : first + PAGE])])
@@ -32,7 +36,7 @@ def fill(
         assert checked.rejected.empty
         warehouse.write_batch(
             kind=kind,
-            market="usdm",
+            market=market_name,
             symbol=symbol,
             interval=interval,
             valid=checked.valid,

@@ -10,9 +10,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from simulator import Market
+from tests.analytics.fill import fill
 from tests.analytics.test_views import _with_gaps
+from tests.conftest import NOW_MS, ms
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
+BASIS_FROM = ms("2026-10-29T00:00:00")
+PREMIUM_FROM = ms("2026-11-01T08:00:00")  # after the day's maintenance window
 QUESTION = re.compile(r"^### (\d+)\. (.+?)\n+```sql\n(.*?)```", re.S | re.M)
 
 
@@ -20,13 +25,16 @@ def questions() -> dict[int, str]:
     return {int(n): sql for n, _, sql in QUESTION.findall(DOC.read_text())}
 
 
-def test_the_doc_has_ten_questions() -> None:
-    assert sorted(questions()) == list(range(1, 11))
+def test_the_doc_has_twelve_questions() -> None:
+    assert sorted(questions()) == list(range(1, 13))
 
 
 @pytest.fixture(scope="module")
 def answered(filled: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[dict]]:
     db = _with_gaps(filled, tmp_path_factory.mktemp("docs"))
+    market = Market()  # the questions that need two markets, or premium index prices:
+    fill(db, market, "BTCUSDT", "1h", BASIS_FROM, NOW_MS, NOW_MS, market_name="spot")
+    fill(db, market, "BTCUSDT", "1m", PREMIUM_FROM, NOW_MS, NOW_MS, "premium")
     out = {}
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
@@ -92,8 +100,11 @@ def test_7_four_hour_candles(answered: dict) -> None:
 
 def test_8_freshness(answered: dict) -> None:
     rows = answered[8]
-    assert len(rows) == 6
-    assert rows[0]["interval"] == "1d"  # the daily candle closed longest ago
+    assert len(rows) == 7 and {r["market"] for r in rows} == {"usdm", "spot"}
+    oldest = {
+        (r["market"], r["interval"]) for r in rows if r["since_close"] == rows[0]["since_close"]
+    }
+    assert ("usdm", "1d") in oldest  # the daily candle closed longest ago (with the 23:00 hour)
     assert all(r["since_close"].total_seconds() > 0 for r in rows)
 
 
@@ -112,3 +123,29 @@ def test_10_incomplete_days(answered: dict) -> None:
         r["unexplained"] == 0 for r in rows if (r["symbol"], r["interval"]) == ("BTCUSDT", "1m")
     )
     assert all(not math.isnan(r["completeness"]) for r in rows)
+
+
+def test_11_basis_of_the_perpetual_over_spot(answered: dict) -> None:
+    rows = answered[11]
+    assert [str(r["day"]) for r in rows] == [
+        "2026-10-29",
+        "2026-10-30",
+        "2026-10-31",
+        "2026-11-01",
+    ]  # 11-02's first hour is still open
+    assert all(r["hours"] == 24 for r in rows)
+    # the simulator keeps one coin's markets within 0.2 % of each other: ±20 basis points
+    assert all(-20 < r["min_basis_bp"] <= r["avg_basis_bp"] <= r["max_basis_bp"] < 20 for r in rows)
+    assert any(r["min_basis_bp"] < 0 < r["max_basis_bp"] for r in rows)
+    assert rows[0]["avg_basis"] != 0  # in price units: avg() of a DECIMAL is a DOUBLE
+
+
+def test_12_funding_implied_by_the_premium_index(answered: dict) -> None:
+    rows = answered[12]
+    starts = [r["funding_interval"].isoformat() for r in rows]
+    assert starts == ["2026-11-01T08:00:00", "2026-11-01T16:00:00", "2026-11-02T00:00:00"]
+    assert [r["minutes"] for r in rows] == [480, 480, 7]
+    for r in rows:
+        p = r["avg_premium"]
+        assert r["implied_funding_rate"] == pytest.approx(p + max(-0.0005, min(0.0005, 0.0001 - p)))
+        assert -0.0004 <= r["implied_funding_rate"] - 0.0001 <= 0.0006
