@@ -158,9 +158,10 @@ def test_a_testnet_run_into_a_mainnet_file_is_refused_and_the_file_untouched(
 ) -> None:
     before = mainnet_file(db_path)
     ran = klines(
-        "liveness", "--network", "testnet", "--symbols", "BTCUSDT", "--intervals", "1m",
-        "--seconds", "1", "--db", str(db_path),
-        env={"KLINES_WS_URL": testnet.ws_url, "KLINES_REST_URL": testnet.url},
+        "liveness", "--symbols", "BTCUSDT", "--intervals", "1m", "--seconds", "1",
+        "--db", str(db_path),
+        env={"KLINES_NETWORK": "testnet", "KLINES_WS_URL": testnet.ws_url,
+             "KLINES_REST_URL": testnet.url},
     )  # fmt: skip
     assert ran.code == 2
     assert ran.err.strip().count("\n") == 0
