@@ -44,7 +44,12 @@ LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
     help="Also sample each symbol's <symbol>@markPrice@1s stream (futures markets only).",
 )
 @click.option("--report", "report_path", default=None, help="Also write the Markdown report here.")
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@click.option(
+    "--db",
+    default=None,
+    help="DuckDB file [env KLINES_DB; default data/klines.duckdb, on the testnet "
+    "data/klines-testnet.duckdb].",
+)
 @click.option(
     "--ws-url",
     default=None,
