@@ -16,7 +16,7 @@ from flows.inputs import (
 from flows.settings import Settings
 
 from .main import EXIT_FAILED, EXIT_OK, _run_guarded, main, prefect_api, run_flow
-from .options import MARKET_HELP
+from .options import MARKET_HELP, NETWORK_HELP
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
 """Exit code per verdict: healthy (PASS, or WARN) 0, unhealthy 1; bad input is 2."""
@@ -32,12 +32,7 @@ LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
     help="usdm (USDⓈ-M futures), coinm (COIN-M futures), spot, or several, comma-separated "
     "[env KLINES_MARKET; default usdm]; every symbol must be listed on each.",
 )
-@click.option(
-    "--network",
-    default=None,
-    help="mainnet or testnet [env KLINES_NETWORK; default mainnet]; a warehouse file keeps "
-    "one network's runs.",
-)
+@click.option("--network", default=None, help=NETWORK_HELP)
 @click.option(
     "--mark-price",
     is_flag=True,

@@ -21,11 +21,10 @@ def test_prefect_yaml_declares_the_four_deployments() -> None:
         "audit-daily": ("flows/audit.py:audit_klines", ["30 0 * * *"]),
     }
     assert specs["ws-liveness"].parameters == {
+        "market": "usdm",  # the network: the worker's KLINES_NETWORK, else mainnet
         "symbols": ["BTCUSDT", "ETHUSDT"],
         "intervals": ["1m"],
         "seconds": 60,
-        "market": None,  # the worker's KLINES_MARKET, else usdm
-        "network": None,  # the worker's KLINES_NETWORK, else mainnet
         "mark_price": False,
     }
     assert set(specs["audit-daily"].parameters) == {"symbols", "intervals", "days"}
@@ -68,7 +67,7 @@ def test_the_liveness_deployment_takes_a_market_a_network_and_the_mark_price() -
     assert properties["mark_price"]["default"] is False
     (spec,) = [s for s in load_specs() if s.name == "ws-liveness"]
     (deployment,), _ = build_deployments([spec])
-    assert deployment.parameters["market"] is None and deployment.parameters["network"] is None
+    assert (deployment.parameters["market"], deployment.parameters["mark_price"]) == ("usdm", False)
 
 
 def test_a_server_started_for_serve_is_told_its_own_address() -> None:
