@@ -6,11 +6,17 @@ from typing import Any
 
 import click
 
-from flows.inputs import check_seconds, parse_intervals, parse_markets, parse_symbols
+from flows.inputs import (
+    check_seconds,
+    check_ws_url_scope,
+    parse_intervals,
+    parse_markets,
+    parse_symbols,
+)
 from flows.settings import Settings
 
 from .main import EXIT_FAILED, EXIT_OK, _run_guarded, main, prefect_api, run_flow
-from .options import MARKET_HELP
+from .options import MARKET_HELP, NETWORK_HELP
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
 """Exit code per verdict: healthy (PASS, or WARN) 0, unhealthy 1; bad input is 2."""
@@ -20,33 +26,65 @@ LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
 @click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
 @click.option("--intervals", required=True, help="Comma-separated, e.g. 1m.")
 @click.option("--seconds", default=30.0, show_default=True, type=float, help="Sampling window.")
+@click.option(
+    "--market",
+    default=None,
+    help="usdm (USDⓈ-M futures), coinm (COIN-M futures), spot, or several, comma-separated "
+    "[env KLINES_MARKET; default usdm]; every symbol must be listed on each.",
+)
+@click.option("--network", default=None, help=NETWORK_HELP)
+@click.option(
+    "--mark-price",
+    is_flag=True,
+    help="Also sample each symbol's <symbol>@markPrice@1s stream (futures markets only).",
+)
 @click.option("--report", "report_path", default=None, help="Also write the Markdown report here.")
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
-@click.option("--ws-url", default=None, help="WebSocket base URL [env KLINES_WS_URL].")
+@click.option(
+    "--db",
+    default=None,
+    help="DuckDB file [env KLINES_DB; default data/klines.duckdb, on the testnet "
+    "data/klines-testnet.duckdb].",
+)
+@click.option(
+    "--ws-url",
+    default=None,
+    help="WebSocket base URL of the one market checked [env KLINES_WS_URL, or "
+    "KLINES_WS_URL_<MARKET> per market; default: the market's on the network].",
+)
 @click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def liveness(
     symbols: str,
     intervals: str,
     seconds: float,
+    market: str | None,
+    network: str | None,
+    mark_price: bool,
     report_path: str | None,
     db: str | None,
     ws_url: str | None,
     rest_url: str | None,
     debug: bool,
 ) -> None:
-    """Diagnose the kline WebSocket streams: sample, cross-check with REST, report."""
+    """Diagnose the kline (and mark-price) WebSocket streams of each market: sample,
+    cross-check with REST, report."""
 
     def body() -> int:
-        settings = Settings.from_env(db_path=db, rest_url=rest_url, ws_url=ws_url)
-        from exchange.ws_events import check_ws_url
+        from exchange.ws_events import market_streams
         from warehouse.files import check_path
 
+        settings = Settings.from_env(
+            db_path=db, rest_url=rest_url, ws_url=ws_url, network=network, market=market
+        )
+        markets = parse_markets(settings.market)
         syms, notes = parse_symbols(symbols)
-        ivs = parse_intervals(intervals)
+        ivs = parse_intervals(intervals, markets)
         check_seconds(seconds)
-        check_ws_url(settings.ws_url)
+        check_ws_url_scope(settings.ws_url, markets)
+        for spec in markets:
+            market_streams(spec, syms, ivs, mark_price)  # --mark-price on spot: bad input
         check_path(settings.db_path)
+        check_file_network(settings.db_path, settings.network)
         for note in notes:
             click.echo(f"note: {note}", err=True)
         with prefect_api():
@@ -62,6 +100,9 @@ def liveness(
                     db=settings.db_path,
                     ws_url=settings.ws_url,
                     rest_url=settings.rest_url,
+                    market=[m.name for m in markets],
+                    network=settings.network,
+                    mark_price=mark_price,
                 )
             except LivenessUnhealthy as exc:
                 result = exc.summary
@@ -71,15 +112,31 @@ def liveness(
     _run_guarded(debug, body)
 
 
+def check_file_network(db_path: str, network: str) -> None:
+    """Refuse, before anything runs, a warehouse file that holds the other network's data
+    (read-only: the file is left as it is)."""
+    from pathlib import Path
+
+    from warehouse.network import check_network
+    from warehouse.store import Warehouse
+
+    if not Path(db_path).exists():
+        return
+    with Warehouse(db_path).connect(read_only=True) as con:
+        check_network(con, network, db_path)
+
+
 def print_liveness(summary: dict[str, Any]) -> None:
     """One line per stream, the verdict, the diagnosis and the next steps."""
     for s in summary["streams"]:
         click.echo(
-            f"{s['stream']:<24} {s['status']:<5} events {s['events']:<6} "
-            f"rate {s['events_per_s']}/s  closed {s['closed_seen']}  "
+            f"{s.get('market', ''):<6} {s['stream']:<26} {s['status']:<5} "
+            f"events {s['events']:<6} rate {s['events_per_s']}/s  closed {s['closed_seen']}  "
             f"parse failures {s['parse_failures']}  lag p95 {s['lag_p95_ms'] or '-'} ms"
         )
-    click.echo(f"verdict: {summary['verdict']} (run {summary['run_id']})")
+    network = summary.get("network")
+    where = f"{network}, " if network else ""
+    click.echo(f"verdict: {summary['verdict']} ({where}run {summary['run_id']})")
     for line in summary["diagnosis"]:
         click.echo(f"  diagnosis: {line}")
     for step in summary["next_steps"]:

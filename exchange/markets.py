@@ -15,6 +15,12 @@ Kinds (futures only, besides ``trade``): ``mark`` (markPriceKlines by symbol), `
 (indexPriceKlines by pair), ``premium`` (premiumIndexKlines by symbol, a small signed
 number). Their candles carry prices only and live in their own table, ``price_klines``.
 
+Streams: kline streams on every market (an event every 250 ms on futures, every 2 s on
+spot), mark-price streams on futures only. Route rule (binance-api.md §5.1): USDⓈ-M mainnet
+serves klines only under ``/market`` since 2026-04-23; its testnet is assumed to follow
+(it answers there; that it requires it is unconfirmed); no rule is known for COIN-M's
+dstream or spot (unconfirmed: none is documented).
+
 Weight pools: USDⓈ-M and COIN-M share one request-weight budget per IP since 2026-06-30
 (counted on the same ``X-MBX-USED-WEIGHT-1M`` header); spot has its own (6,000 a minute).
 """
@@ -102,6 +108,9 @@ class MarketSpec:
     symbol_pattern: re.Pattern[str]
     symbol_example: str
     ws_route: Mapping[str, str | None] = field(default_factory=dict)  # network -> required path
+    ws_route_since: Mapping[str, str] = field(default_factory=dict)  # network -> date it began
+    ws_streams: tuple[str, ...] = ("kline",)  # stream kinds served: kline, markPrice
+    kline_update_s: float = 0.25  # seconds between a kline stream's events
     has_listing_dates: bool = True  # exchangeInfo gives onboardDate (spot's does not)
     volume_note: str = "volume in the base asset, quote volume in the quote asset"
 
@@ -131,6 +140,15 @@ class MarketSpec:
         """The path klines streams need on this market's stream host (``/market`` on
         USDⓈ-M mainnet since 2026-04-23), or None where no such rule is known."""
         return self.ws_route.get(network)
+
+    def route_since(self, network: str) -> str | None:
+        """The date (``YYYY-MM-DD``) :meth:`route` became required on ``network``, or None
+        where it is not documented (the USDⓈ-M testnet: assumed to follow mainnet)."""
+        return self.ws_route_since.get(network)
+
+    def has_stream(self, kind: str) -> bool:
+        """Whether this market serves streams of ``kind`` (``kline``, ``markPrice``)."""
+        return kind in self.ws_streams
 
     def kind(self, name: str) -> KindSpec:
         """The kind ``name`` of this market.
@@ -189,6 +207,8 @@ MARKETS: dict[str, MarketSpec] = {
         symbol_pattern=re.compile(r"[A-Z0-9]{2,20}(_[0-9]{6})?"),
         symbol_example="BTCUSDT",
         ws_route={"mainnet": "/market", "testnet": "/market"},
+        ws_route_since={"mainnet": "2026-04-23"},
+        ws_streams=("kline", "markPrice"),
     ),
     "coinm": MarketSpec(
         name="coinm",
@@ -210,6 +230,7 @@ MARKETS: dict[str, MarketSpec] = {
         kinds=("trade", "mark", "index", "premium"),
         symbol_pattern=re.compile(r"[A-Z0-9]{2,20}_(PERP|[0-9]{6})"),
         symbol_example="BTCUSD_PERP",
+        ws_streams=("kline", "markPrice"),
         volume_note=(
             "volume in contracts; the quote_volume column holds the base-asset volume, "
             "taker_buy_base_volume contracts and taker_buy_quote_volume the base asset"
@@ -235,6 +256,8 @@ MARKETS: dict[str, MarketSpec] = {
         kinds=("trade",),
         symbol_pattern=re.compile(r"[A-Z0-9]{2,20}"),
         symbol_example="BTCUSDT",
+        ws_streams=("kline",),
+        kline_update_s=2.0,
         has_listing_dates=False,
     ),
 }

@@ -1,4 +1,5 @@
-"""Async client of the futures market streams, with per-stream health metrics (no Prefect).
+"""Async client of Binance's market streams (futures and spot), with per-stream health
+metrics (no Prefect).
 
 Built on websockets' asyncio API. One connection per 200 streams, each subscribed with a
 single ``SUBSCRIBE`` carrying the list of streams (one incoming message, far below

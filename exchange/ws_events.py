@@ -1,4 +1,5 @@
-"""Market-stream messages of Binance's futures WebSocket API, as pure functions (no I/O).
+"""Market-stream messages of Binance's WebSocket APIs (futures and spot), as pure functions
+(no I/O).
 
 The protocol core beside the client in :mod:`exchange.stream`: stream names and URLs,
 control requests and replies, and the events of the two stream kinds we read:
@@ -7,7 +8,10 @@ control requests and replies, and the events of the two stream kinds we read:
 - ``markPrice``: ``<symbol>@markPrice`` (every 3 s) or ``<symbol>@markPrice@1s`` ->
   :class:`MarkPriceEvent`.
 
-Binance's one-letter fields are renamed once, here. Prices and volumes become
+Which streams a market has, how often they send, and the route its streams need come from
+the market's description (:mod:`exchange.markets`): :func:`market_streams`,
+:func:`update_period_s`, :func:`required_route`. Binance's one-letter fields are renamed
+once, here. Prices and volumes become
 ``Decimal`` built from the exchange's strings, so ``str(value)`` gives back the exact
 text (``"7.6080"`` stays ``"7.6080"``). Facts: binance-api.md §5.1-§5.3.
 """
@@ -21,8 +25,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import DEFAULT_WS_URL
 from .errors import InvalidInput, MalformedEvent
+from .intervals import Interval
+from .markets import DEFAULT_MARKET, DEFAULT_NETWORK, MARKETS, MarketSpec
 
 MARKET_ROUTE = "/market"
 # Binance documents up to 1024 streams per connection today and 200 in older pages;
@@ -31,6 +36,9 @@ MAX_STREAMS_PER_CONNECTION = 200
 # The stream kinds, as :func:`stream_kind` names them.
 KLINE, MARK_PRICE = "kline", "markPrice"
 STREAM_KINDS = (KLINE, MARK_PRICE)
+# Seconds between mark-price events: ``@markPrice`` every 3 s, ``@markPrice@1s`` every second
+# (Binance's futures docs, both markets).
+MARK_PRICE_PERIOD_S, MARK_PRICE_FAST_PERIOD_S = 3.0, 1.0
 
 
 @dataclass(frozen=True)
@@ -44,21 +52,38 @@ class RequiredRoute:
     Attributes:
         path: the route, e.g. ``/market``.
         url: the documented base URL on it, suggested in the advice.
-        since: the date (``YYYY-MM-DD``) the exchange began to require it.
+        since: the date (``YYYY-MM-DD``) the exchange began to require it; None where that
+            is not documented (the rule is then assumed, not confirmed).
     """
 
     path: str
     url: str
-    since: str
+    since: str | None = None
 
     def served_by(self, base_url: str) -> bool:
         """Whether a WebSocket base URL is on this route (a trailing ``/`` is allowed)."""
         return urlsplit(base_url).path.rstrip("/").endswith(self.path)
 
 
+def required_route(market: MarketSpec, network: str) -> RequiredRoute | None:
+    """The route rule of ``market``'s streams on ``network``, from its description
+    (:meth:`~exchange.markets.MarketSpec.route`), with the documented URL on it; None where
+    no rule is known (COIN-M, spot)."""
+    path = market.route(network)
+    if path is None:
+        return None
+    return RequiredRoute(path, market.ws_url(network), market.route_since(network))
+
+
 # USDⓈ-M futures: klines, mark price and the other regular market streams live only
 # under /market since the 2026-04-23 retirement of the legacy URLs (binance-api.md §5.1).
-USDM_MARKET_ROUTE = RequiredRoute(MARKET_ROUTE, DEFAULT_WS_URL, "2026-04-23")
+# The rule of the default market on mainnet, as its description gives it (equal to
+# ``required_route(MARKETS["usdm"], "mainnet")``).
+USDM_MARKET_ROUTE = RequiredRoute(
+    MARKET_ROUTE,
+    MARKETS[DEFAULT_MARKET].ws_url(DEFAULT_NETWORK),
+    MARKETS[DEFAULT_MARKET].route_since(DEFAULT_NETWORK),
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,38 @@ def stream_kind(name: str) -> str:
         f"unsupported stream {name!r}: use <symbol>@kline_<interval>, <symbol>@markPrice "
         "or <symbol>@markPrice@1s"
     )
+
+
+def market_streams(
+    market: MarketSpec, symbols: Sequence[str], intervals: Sequence[str], mark_price: bool = False
+) -> list[str]:
+    """The streams a liveness run samples on ``market``: every symbol x interval's kline
+    stream, then, with ``mark_price``, every symbol's ``@markPrice@1s``.
+
+    Raises:
+        InvalidInput: ``mark_price`` on a market without mark-price streams (spot).
+    """
+    if mark_price and not market.has_stream(MARK_PRICE):
+        having = [m.name for m in MARKETS.values() if m.has_stream(MARK_PRICE)]
+        raise InvalidInput(
+            f"--mark-price: {market.title} has no mark-price stream (only {', '.join(having)} "
+            "have one): drop --mark-price or that market"
+        )
+    streams = [stream_name(s, i) for s in symbols for i in intervals]
+    if mark_price:
+        streams += [mark_price_stream(s, every_second=True) for s in symbols]
+    return streams
+
+
+def update_period_s(market: MarketSpec, name: str) -> float:
+    """Seconds between two events of stream ``name`` on ``market``: its kline cadence (or
+    the interval, when shorter: spot's ``1s``), or the mark price's 3 s / 1 s."""
+    if stream_kind(name) == MARK_PRICE:
+        return MARK_PRICE_FAST_PERIOD_S if name.endswith("@1s") else MARK_PRICE_PERIOD_S
+    interval = Interval.parse(name.partition("@kline_")[2])
+    if interval.ms is None:
+        return market.kline_update_s
+    return min(market.kline_update_s, interval.ms / 1000)
 
 
 def event_stream(name: str) -> str:
@@ -366,7 +423,7 @@ def check_ws_url(base_url: str) -> str:
     parts = urlsplit(base_url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise InvalidInput(
-            f"invalid WebSocket URL {base_url!r}: use wss://fstream.binance.com/market "
-            "(KLINES_WS_URL or --ws-url)"
+            f"invalid WebSocket URL {base_url!r}: use e.g. "
+            f"{MARKETS[DEFAULT_MARKET].ws_url(DEFAULT_NETWORK)} (KLINES_WS_URL or --ws-url)"
         )
     return base_url

@@ -17,6 +17,7 @@ from exchange.symbols import check_listed, parse_selection
 __all__ = [
     "check_listed",
     "check_range",
+    "check_ws_url_scope",
     "parse_intervals",
     "parse_kinds",
     "parse_markets",
@@ -126,6 +127,20 @@ def check_seconds(seconds: float) -> float:
     if not 0 < seconds <= MAX_SECONDS:
         raise InvalidInput(f"--seconds {seconds:g} is out of range: use 1 to {MAX_SECONDS:.0f}")
     return float(seconds)
+
+
+def check_ws_url_scope(ws_url: str | None, markets: Sequence[MarketSpec]) -> None:
+    """``--ws-url`` / ``KLINES_WS_URL`` is one stream host: it serves one market's streams.
+
+    Raises:
+        InvalidInput: it is set for a run of several markets (each has its own host).
+    """
+    if ws_url and len(markets) > 1:
+        names = ", ".join(f"KLINES_WS_URL_{m.name.upper()}" for m in markets)
+        raise InvalidInput(
+            f"--ws-url / KLINES_WS_URL {ws_url} would serve every market of the run, but each "
+            f"market has its own stream host: set {names} instead, or check one market"
+        )
 
 
 def to_ms(value: datetime) -> int:

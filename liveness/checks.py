@@ -100,6 +100,13 @@ def worst(statuses: Iterable[str]) -> str:
     return FAIL if FAIL in found else WARN if WARN in found else PASS
 
 
+def stall_limit(stall_after: float, period_s: float) -> float:
+    """Seconds of silence at the end of the window that mean a stall, for a stream that sends
+    every ``period_s``: ``stall_after``, but never less than two periods (spot's klines
+    come every 2 s, a mark price every 1 or 3 s)."""
+    return max(stall_after, 2 * period_s)
+
+
 def lag_summary(lags_ms: Iterable[float]) -> Lag | None:
     """p50, p95 and max of the lag samples (inclusive percentiles); None without any."""
     values = list(lags_ms)

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from exchange.rest import RestClient
 from exchange.stream import SampleResult, StreamConfig, sample_streams
@@ -20,27 +21,50 @@ from exchange.stream import SampleResult, StreamConfig, sample_streams
 from .checks import CandleCheck, compare_candle
 
 
+@dataclass(frozen=True)
+class SamplePlan:
+    """What to sample on one stream host.
+
+    Attributes:
+        config: the WebSocket base URL, timeouts, buffer size.
+        streams: kline and mark-price stream names (the caller's choice).
+        offset_ms: exchange clock minus local clock, for the lag (:func:`clock_offset_ms`).
+    """
+
+    config: StreamConfig
+    streams: Sequence[str]
+    offset_ms: int = 0
+
+
 def run_sample(
     config: StreamConfig, streams: Sequence[str], seconds: float, offset_ms: int = 0
 ) -> SampleResult:
-    """Subscribe to ``streams`` and measure them for ``seconds``.
+    """Subscribe to ``streams`` and measure them for ``seconds`` (one host:
+    :func:`run_samples` of one plan)."""
+    return run_samples([SamplePlan(config, streams, offset_ms)], seconds)[0]
+
+
+def run_samples(plans: Sequence[SamplePlan], seconds: float) -> list[SampleResult]:
+    """Sample every plan's streams at the same time (one market's host each), each for
+    ``seconds`` after its subscriptions are acknowledged; the results in plan order.
 
     Runs :func:`~exchange.stream.sample_streams` on its own event loop, in a worker thread
     when this thread already runs one.
-
-    Args:
-        config: the WebSocket base URL, timeouts, buffer size.
-        streams: kline and mark-price stream names (the caller's choice).
-        seconds: the sampling window, after the subscriptions are acknowledged.
-        offset_ms: exchange clock minus local clock, for the lag (:func:`clock_offset_ms`).
     """
-    coro = sample_streams(config, streams, seconds, offset_ms)
+
+    async def every() -> list[SampleResult]:
+        return list(
+            await asyncio.gather(
+                *(sample_streams(p.config, p.streams, seconds, p.offset_ms) for p in plans)
+            )
+        )
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return asyncio.run(every())
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(asyncio.run, every()).result()
 
 
 def cross_check(client: RestClient, sample: SampleResult) -> dict[str, list[CandleCheck]]:

@@ -13,9 +13,10 @@ from prefect.cache_policies import NO_CACHE
 
 from exchange.errors import ExchangeError
 from exchange.rest import RestClient
-from exchange.stream import SampleResult, StreamConfig
+from exchange.stream import SampleResult
 from liveness.checks import CandleCheck
-from liveness.probe import clock_offset_ms, cross_check, run_sample
+from liveness.probe import SamplePlan, clock_offset_ms, cross_check, run_samples
+from warehouse.network import claim_network
 from warehouse.store import Warehouse
 
 ARTIFACT_KEY = "ws-liveness"
@@ -31,11 +32,10 @@ def clock_offset_task(client: RestClient) -> tuple[int | None, str | None]:
 
 
 @task(name="sample-streams", cache_policy=NO_CACHE, persist_result=False)
-def sample_streams_task(
-    config: StreamConfig, streams: list[str], seconds: float, offset_ms: int
-) -> SampleResult:
-    """Subscribe and measure every stream for ``seconds`` (its own event loop)."""
-    return run_sample(config, streams, seconds, offset_ms)
+def sample_streams_task(plans: list[SamplePlan], seconds: float) -> list[SampleResult]:
+    """Subscribe and measure every plan's streams for ``seconds``, every market's host at
+    the same time (its own event loop)."""
+    return run_samples(plans, seconds)
 
 
 @task(name="cross-check-rest", cache_policy=NO_CACHE, persist_result=False)
@@ -57,7 +57,14 @@ def publish_report_task(markdown: str, description: str) -> None:
 
 @task(name="record-liveness", cache_policy=NO_CACHE, persist_result=False)
 def record_liveness_task(
-    warehouse: Warehouse, run: dict[str, object], streams: list[dict[str, object]]
+    warehouse: Warehouse, network: str, run: dict[str, object], streams: list[dict[str, object]]
 ) -> None:
-    """One row in ``liveness_runs`` and one per stream in ``liveness_streams``."""
+    """One row in ``liveness_runs`` and one per stream in ``liveness_streams``, in a file
+    that holds ``network``'s data (a new file is marked as holding it).
+
+    Raises:
+        NetworkMismatch: the file holds the other network's data.
+    """
+    with warehouse.connect() as con:
+        claim_network(con, network, str(warehouse.path))
     warehouse.record_liveness(run, streams)

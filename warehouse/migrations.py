@@ -208,6 +208,43 @@ ALTER TABLE klines_gaps_by_kind RENAME TO klines_gaps;
 {_PRICE_KINDS_SQL}
 """,
     ),
+    (
+        8,
+        "the market and network of liveness runs and streams",
+        """
+ALTER TABLE liveness_runs ADD COLUMN market VARCHAR DEFAULT 'usdm';      -- usdm | coinm | spot, or several: usdm,spot
+ALTER TABLE liveness_runs ADD COLUMN network VARCHAR DEFAULT 'mainnet';  -- mainnet | testnet
+CREATE TABLE liveness_streams_8 (
+    run_id VARCHAR NOT NULL,
+    market VARCHAR NOT NULL DEFAULT 'usdm',
+    network VARCHAR NOT NULL DEFAULT 'mainnet',
+    stream VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    failed_checks VARCHAR[] NOT NULL,
+    connect_ms DOUBLE,
+    ack VARCHAR,
+    ack_error VARCHAR,
+    first_event_s DOUBLE,
+    events BIGINT,
+    events_per_s DOUBLE,
+    parse_failures BIGINT,
+    lag_p50_ms DOUBLE,
+    lag_p95_ms DOUBLE,
+    lag_max_ms DOUBLE,
+    out_of_order BIGINT,
+    duplicates BIGINT,
+    overflow BIGINT,
+    closed_seen BIGINT,
+    rest_mismatches BIGINT,
+    disconnects BIGINT,
+    reconnects BIGINT,
+    PRIMARY KEY (run_id, market, stream)  -- one run may sample btcusdt@kline_1m on two markets
+);
+INSERT INTO liveness_streams_8 BY NAME SELECT * FROM liveness_streams;
+DROP TABLE liveness_streams;
+ALTER TABLE liveness_streams_8 RENAME TO liveness_streams;
+""",
+    ),
 )
 
 

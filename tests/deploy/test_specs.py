@@ -20,7 +20,13 @@ def test_prefect_yaml_declares_the_four_deployments() -> None:
         "ws-liveness": ("flows/liveness.py:ws_liveness", ["*/15 * * * *"]),
         "audit-daily": ("flows/audit.py:audit_klines", ["30 0 * * *"]),
     }
-    assert set(specs["ws-liveness"].parameters) == {"symbols", "intervals", "seconds"}
+    assert specs["ws-liveness"].parameters == {
+        "market": "usdm",  # the network: the worker's KLINES_NETWORK, else mainnet
+        "symbols": ["BTCUSDT", "ETHUSDT"],
+        "intervals": ["1m"],
+        "seconds": 60,
+        "mark_price": False,
+    }
     assert set(specs["audit-daily"].parameters) == {"symbols", "intervals", "days"}
     for spec in specs.values():
         assert spec.concurrency_limit == 1 and spec.collision_strategy == "CANCEL_NEW"
@@ -49,6 +55,19 @@ def test_serve_builds_the_same_deployments_and_skips_what_cannot_load() -> None:
         else:
             assert any(n.startswith(f"{spec.name}: ") for n in skipped)
     assert set(by_name) == {s.name for s in specs} and skipped == []
+
+
+def test_the_liveness_deployment_takes_a_market_a_network_and_the_mark_price() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.liveness import ws_liveness
+
+    properties = parameter_schema(ws_liveness).properties  # what the UI's run form offers
+    assert {"market", "network", "mark_price"} <= set(properties)
+    assert properties["mark_price"]["default"] is False
+    (spec,) = [s for s in load_specs() if s.name == "ws-liveness"]
+    (deployment,), _ = build_deployments([spec])
+    assert (deployment.parameters["market"], deployment.parameters["mark_price"]) == ("usdm", False)
 
 
 def test_a_server_started_for_serve_is_told_its_own_address() -> None:

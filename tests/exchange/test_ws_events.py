@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from exchange.errors import InvalidInput, MalformedEvent
+from exchange.markets import MARKETS
 from exchange.ws_events import (
     USDM_MARKET_ROUTE,
     KlineEvent,
@@ -19,11 +20,14 @@ from exchange.ws_events import (
     compare_with_rest,
     event_stream,
     mark_price_stream,
+    market_streams,
     parse_frame,
     raw_url,
+    required_route,
     stream_kind,
     stream_name,
     subscribe_request,
+    update_period_s,
 )
 from tests.conftest import real_data
 
@@ -236,3 +240,43 @@ def test_stream_kinds_and_names() -> None:
     # a raw-endpoint mark-price event does not say its speed: both file under @markPrice
     assert event_stream("btcusdt@markPrice@1s") == event_stream("btcusdt@markPrice")
     assert event_stream("btcusdt@kline_1s") == "btcusdt@kline_1s"
+
+
+def test_the_route_rule_comes_from_each_markets_description() -> None:
+    usdm, coinm, spot = MARKETS["usdm"], MARKETS["coinm"], MARKETS["spot"]
+    assert (
+        required_route(usdm, "mainnet")
+        == USDM_MARKET_ROUTE
+        == RequiredRoute("/market", "wss://fstream.binance.com/market", "2026-04-23")
+    )
+    # the testnet answers on /market; that it requires it is assumed, so no date
+    assert required_route(usdm, "testnet") == RequiredRoute(
+        "/market", "wss://fstream.binancefuture.com/market", None
+    )
+    for network in ("mainnet", "testnet"):
+        assert required_route(coinm, network) is None and required_route(spot, network) is None
+    for spec in MARKETS.values():
+        for network in ("mainnet", "testnet"):
+            route = required_route(spec, network)
+            assert route is None or route.served_by(spec.ws_url(network)), (spec.name, network)
+
+
+def test_the_streams_of_a_market_and_the_mark_price_only_where_it_exists() -> None:
+    coinm, spot = MARKETS["coinm"], MARKETS["spot"]
+    assert market_streams(coinm, ["BTCUSD_PERP", "ETHUSD_PERP"], ["1m", "5m"], True) == [
+        "btcusd_perp@kline_1m", "btcusd_perp@kline_5m", "ethusd_perp@kline_1m",
+        "ethusd_perp@kline_5m", "btcusd_perp@markPrice@1s", "ethusd_perp@markPrice@1s",
+    ]  # fmt: skip
+    assert market_streams(spot, ["BTCUSDT"], ["1s"]) == ["btcusdt@kline_1s"]
+    with pytest.raises(InvalidInput, match="spot has no mark-price stream"):
+        market_streams(spot, ["BTCUSDT"], ["1m"], mark_price=True)
+
+
+def test_how_often_a_stream_sends_comes_from_its_market_and_kind() -> None:
+    usdm, spot = MARKETS["usdm"], MARKETS["spot"]
+    assert update_period_s(usdm, "btcusdt@kline_1m") == 0.25
+    assert update_period_s(spot, "btcusdt@kline_1m") == 2.0
+    assert update_period_s(spot, "btcusdt@kline_1s") == 1.0  # never slower than the candle
+    assert update_period_s(spot, "btcusdt@kline_1M") == 2.0
+    assert update_period_s(usdm, "btcusdt@markPrice") == 3.0
+    assert update_period_s(MARKETS["coinm"], "btcusd_perp@markPrice@1s") == 1.0

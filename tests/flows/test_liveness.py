@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS
@@ -82,8 +83,10 @@ def test_healthy_run_exits_0_writes_the_report_stores_history_and_publishes(
         ("ethusdt@kline_1m", "PASS", True, 1, 0, []),
     ]
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ws-liveness"]))
+        artifacts = client.read_artifacts(  # this run's: the newest (other tests publish too)
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ws-liveness"])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
         )
     assert artifacts and artifacts[0].type == "markdown"
     assert KEY not in str(artifacts[0].data) and "6qv2KVTj...1NiD" in str(artifacts[0].data)

@@ -28,6 +28,7 @@ from liveness.checks import (
     check_subscribe,
     compare_candle,
     lag_summary,
+    stall_limit,
     stream_checks,
     worst,
 )
@@ -129,6 +130,16 @@ def test_stall_fails_after_the_limit_passes_before_and_skips_without_events() ->
         "stall", PASS, "last event 5.00 s before the end"
     )
     assert check_stall(stats(events=0, silence_at_end_s=None), 5.0).check.status == SKIP
+
+
+def test_a_stall_is_at_least_two_missed_events_of_the_stream() -> None:
+    assert stall_limit(5.0, 0.25) == 5.0  # futures klines: the window's limit
+    assert stall_limit(0.5, 2.0) == 4.0  # spot klines in a short window: two periods
+    assert stall_limit(0.5, 1.0) == 2.0  # a mark price @1s
+    assert stall_limit(0.5, 0.0) == 0.5  # no known cadence
+    quiet_second = stats(BTC_MARK, events=1, silence_at_end_s=1.2)
+    assert check_stall(quiet_second, stall_limit(0.5, 1.0)).check.status == PASS
+    assert check_stall(quiet_second, 0.5).check.status == FAIL
 
 
 # ---------------------------------------------------------------------- connection

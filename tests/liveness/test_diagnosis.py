@@ -11,7 +11,7 @@ import liveness
 from exchange.stream import SampleResult
 from exchange.ws_events import USDM_MARKET_ROUTE, RequiredRoute
 from liveness.checks import FAIL, NOT_OBSERVED, PASS, WARN, CandleCheck, Finding, compare_candle
-from liveness.diagnosis import ADVICE, advice, build_report, diagnose
+from liveness.diagnosis import ADVICE, MarketSample, advice, build_report, diagnose
 from liveness.report import LivenessReport
 from tests.liveness.literals import (
     BTC,
@@ -29,25 +29,44 @@ LEGACY_URL = "wss://exchange.test"
 SILENT = dict(events=0, lag_ms=deque(), first_event_s=None, silence_at_end_s=None)
 
 
+def market_sample(
+    s: SampleResult | None = None,
+    candles: dict[str, list[CandleCheck]] | None = None,
+    rest_error: str | None = None,
+    **kw: Any,
+) -> MarketSample:
+    values: dict[str, Any] = dict(
+        market="usdm",
+        title="USDⓈ-M futures",
+        ws_url=MARKET_URL,
+        rest_url="https://rest.test",
+        clock_offset_ms=-12,
+        required_route=USDM_MARKET_ROUTE,
+    )
+    values.update(kw)
+    return MarketSample(sample=s or sample(), candles=candles, rest_error=rest_error, **values)
+
+
+def build(*markets: MarketSample, stall_after: float = 5.0) -> LivenessReport:
+    return build_report(
+        markets,
+        run_id="run-1",
+        started_at=datetime(2026, 11, 2, 0, 7, 30, tzinfo=UTC),
+        network="mainnet",
+        api_key_masked=None,
+        versions={},
+        stall_after=stall_after,
+    )
+
+
 def report(
     s: SampleResult | None = None,
     candles: dict[str, list[CandleCheck]] | None = None,
     rest_error: str | None = None,
     **kw: Any,
 ) -> LivenessReport:
-    values: dict[str, Any] = dict(
-        run_id="run-1",
-        started_at=datetime(2026, 11, 2, 0, 7, 30, tzinfo=UTC),
-        ws_url=MARKET_URL,
-        rest_url="https://rest.test",
-        api_key_masked=None,
-        versions={},
-        stall_after=5.0,
-        clock_offset_ms=-12,
-        required_route=USDM_MARKET_ROUTE,
-    )
-    values.update(kw)
-    return build_report(s or sample(), candles, rest_error, **values)
+    """One market's report (USDⓈ-M on /market unless told otherwise)."""
+    return build(market_sample(s, candles, rest_error, **kw))
 
 
 def status(r: LivenessReport, check: str, stream: str = BTC) -> tuple[str, str]:
@@ -70,7 +89,8 @@ def test_a_healthy_sample_passes_and_its_closed_candles_equal_rest() -> None:
         "overflow": 0, "closed_seen": 1, "rest_mismatches": 0, "disconnects": 0,
         "reconnects": 0,
     }  # fmt: skip
-    assert (r.seconds, r.clock_offset_ms, r.ws_url) == (30.0, -12, MARKET_URL)
+    assert (r.seconds, r.network) == (30.0, "mainnet")
+    assert (r.markets[0].clock_offset_ms, r.markets[0].ws_url) == (-12, MARKET_URL)
 
 
 def test_a_window_without_a_close_is_not_observed_not_failed() -> None:
@@ -89,7 +109,10 @@ def test_a_refused_connection_fails_every_stream_with_one_diagnosis_line() -> No
     assert (r.verdict, r.healthy) == (FAIL, False)
     assert status(r, "events") == ("SKIP", "no connection")
     assert r.diagnosis == [f"{BTC}, {ETH}: DNS/TCP failure: refused"]
-    assert r.next_steps == [ADVICE["dns_tcp"]] and "firewall" in r.next_steps[0]
+    assert r.next_steps == [
+        "Check the host and port in KLINES_WS_URL, DNS, and that outbound TCP to it is "
+        "allowed (firewall, proxy)."
+    ]
 
 
 def test_each_refused_upgrade_gets_its_own_advice() -> None:
@@ -254,3 +277,74 @@ def test_the_liveness_package_names_no_exchange_url_or_route() -> None:
     for path in Path(liveness.__file__).parent.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "fstream" not in text and "/market" not in text, path.name
+
+
+# ---------------------------------------------------------------------- several markets
+
+
+def test_several_markets_keep_their_streams_routes_and_advice_apart() -> None:
+    usdm = market_sample(
+        sample(stats(**SILENT)), ws_url=LEGACY_URL, ws_setting="KLINES_WS_URL_USDM"
+    )
+    spot = market_sample(
+        sample(stats(**SILENT)),
+        market="spot",
+        title="spot",
+        ws_url="wss://spot.exchange.test",
+        required_route=None,
+        ws_setting="KLINES_WS_URL_SPOT",
+    )
+    r = build(usdm, spot)
+    assert [m.market for m in r.markets] == ["usdm", "spot"]
+    assert [s.stream for s in r.streams] == [BTC, BTC]  # one name, two markets
+    assert r.verdict == FAIL
+    assert r.diagnosis == [
+        f"[USDⓈ-M futures] {BTC}: subscribed but silent: the server acknowledged, then sent 0 "
+        "events in 30 s; the URL lacks the /market route, the likely cause",
+        f"[spot] {BTC}: subscribed but silent: 0 events in 30 s",
+    ]
+    assert r.next_steps == [
+        "Set KLINES_WS_URL_USDM=wss://fstream.binance.com/market (klines are served only "
+        "under /market since 2026-04-23) and rerun.",
+        ADVICE["silent"],
+    ]
+    assert r.notes[1:] == [  # after the window's note (no close seen)
+        "wss://exchange.test has no /market route: since 2026-04-23 Binance serves kline "
+        "streams only under wss://fstream.binance.com/market."
+    ]
+
+
+def test_the_same_advice_from_two_markets_is_one_step() -> None:
+    slow = dict(lag_ms=deque([3000.0] * 4))
+    r = build(
+        market_sample(sample(stats(**slow))),
+        market_sample(sample(stats(**slow)), market="coinm", title="COIN-M futures"),
+    )
+    assert (r.verdict, r.next_steps) == (WARN, [ADVICE["lag"]])
+    assert [line.split("]")[0] for line in r.diagnosis] == ["[USDⓈ-M futures", "[COIN-M futures"]
+
+
+def test_a_route_assumed_on_the_testnet_is_advised_as_unconfirmed() -> None:
+    testnet = RequiredRoute("/market", "wss://fstream.binancefuture.com/market")
+    r = report(sample(stats(**SILENT)), ws_url=LEGACY_URL, required_route=testnet)
+    assert "lacks the /market route" in status(r, "events")[1]
+    assert r.next_steps == [
+        "Set KLINES_WS_URL=wss://fstream.binancefuture.com/market (klines are served only "
+        "under /market on mainnet; assumed here, unconfirmed) and rerun."
+    ]
+    assert r.notes[1:] == [
+        "wss://exchange.test has no /market route: Binance serves kline streams only under "
+        "wss://fstream.binancefuture.com/market (documented for mainnet; assumed on this "
+        "network, unconfirmed)."
+    ]
+
+
+def test_a_stream_is_stalled_only_after_two_of_its_periods() -> None:
+    quiet = sample(stats(BTC_MARK, events=2, silence_at_end_s=1.2))
+    kept = build(market_sample(quiet, periods={BTC_MARK: 1.0}), stall_after=0.5)
+    assert status(kept, "stall", BTC_MARK)[0] == PASS
+    stalled = build(market_sample(quiet), stall_after=0.5)
+    assert status(stalled, "stall", BTC_MARK) == (
+        FAIL,
+        "stream stalled after 2 events: nothing for the last 1.2 s (limit 0.5 s)",
+    )

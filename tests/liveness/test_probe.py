@@ -14,7 +14,7 @@ from exchange.errors import ExchangeError
 from exchange.rest import RestClient
 from exchange.stream import StreamConfig
 from liveness.checks import CandleCheck
-from liveness.probe import clock_offset_ms, cross_check, run_sample
+from liveness.probe import SamplePlan, clock_offset_ms, cross_check, run_sample, run_samples
 from simulator import Market, Simulator
 from tests.conftest import NOW_MS
 from tests.liveness.literals import BTC, ETH, OPEN_MS, closed_candle, sample, stats
@@ -57,6 +57,21 @@ def test_rest_lists_every_field_it_disagrees_on_and_candles_it_lacks(live: Simul
     assert first.open_time_ms == OPEN_MS and not first.missing
     assert {m.field for m in first.mismatches} >= {"open", "close", "volume"}
     assert later == CandleCheck(NOW_MS + 3_600_000, missing=True)  # not yet on the exchange
+
+
+def test_every_markets_host_is_sampled_at_once_with_its_own_streams(live: Simulator) -> None:
+    live.ws_feeds["coinm"].settings.update(event_period_s=0.02, mark_fast_period_s=0.05)
+    coinm = ["btcusd_perp@kline_1m", "btcusd_perp@markPrice@1s"]
+    plans = [
+        SamplePlan(stream_config(live.ws_url("usdm")), [BTC]),
+        SamplePlan(stream_config(live.ws_url("coinm")), coinm, offset_ms=5),
+    ]
+    usdm_sample, coinm_sample = run_samples(plans, 0.5)
+    assert [s.stream for s in usdm_sample.streams] == [BTC]
+    assert [s.stream for s in coinm_sample.streams] == coinm
+    assert usdm_sample.url == live.ws_url("usdm") + "/ws"
+    assert coinm_sample.url == live.ws_url("coinm") + "/ws" and coinm_sample.clock_offset_ms == 5
+    assert all(s.events for s in [*usdm_sample.streams, *coinm_sample.streams])
 
 
 def free_port() -> int:
