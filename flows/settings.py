@@ -146,7 +146,7 @@ class Settings:
         own_rest = self.rest_url_for(market) == market.rest_url(self.network)
         return market.archive_url(self.network) if own_rest else None
 
-    def rest_config(self, market: MarketSpec = MARKETS["usdm"]) -> RestConfig:
+    def rest_config(self, market: MarketSpec = MARKETS[DEFAULT_MARKET]) -> RestConfig:
         """How to talk to ``market``'s REST API; markets of one weight pool on Binance's own
         hosts share one budget key (USDⓈ-M and COIN-M: one budget per IP)."""
         url = self.rest_url_for(market)
@@ -164,7 +164,7 @@ class Settings:
         )
 
     def archive_config(
-        self, market: MarketSpec = MARKETS["usdm"], source: str = "auto"
+        self, market: MarketSpec = MARKETS[DEFAULT_MARKET], source: str = "auto"
     ) -> ArchiveConfig | None:
         """How to download ``market``'s archive files; None where there is no archive.
         ``--source archive`` takes Binance's archive even when REST points elsewhere."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from exchange.archive import ArchiveFile, plan_archive
 from exchange.errors import InvalidInput
 from exchange.intervals import Interval
-from exchange.markets import KINDS, MARKETS
+from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET, KINDS, MARKETS
 from exchange.rest import ExchangeInfo
 from warehouse.gaps import CONFIRMED, Gap
 
@@ -35,14 +35,14 @@ class SeriesPlan:
     interval: str
     start_ms: int
     end_ms: int
-    kind: str = "trade"
+    kind: str = DEFAULT_KIND
 
     @property
     def label(self) -> str:
-        """``BTCUSDT-1m``; other markets and kinds than USDⓈ-M trades lead:
+        """``BTCUSDT-1m``; other markets and kinds than the default (USDⓈ-M trades) lead:
         ``spot-BTCUSDT-1m``, ``usdm-mark-BTCUSDT-1m``."""
-        lead = [] if self.market == "usdm" else [self.market]
-        if self.kind != "trade":
+        lead = [] if self.market == DEFAULT_MARKET else [self.market]
+        if self.kind != DEFAULT_KIND:
             lead = [self.market, self.kind]
         return "-".join([*lead, self.symbol, self.interval])
 
@@ -67,7 +67,7 @@ def plan_series(
     end_ms: int | None,
     lookback_candles: int,
     reverify_gaps: bool = False,
-    kind: str = "trade",
+    kind: str = DEFAULT_KIND,
 ) -> RunPlan:
     """Decide each series' range and the gaps to account for.
 

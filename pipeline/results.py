@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET
+
 if TYPE_CHECKING:
     from .plan import SeriesPlan
 
@@ -30,8 +32,8 @@ class SeriesResult:
     from_archive: int = 0  # of ``fetched``: candles read from archive files
     archive_files: int = 0
     archive_fallbacks: int = 0  # archive files that failed verification: loaded over REST
-    market: str = "usdm"
-    kind: str = "trade"  # trade, mark, index or premium (exchange.markets.KINDS)
+    market: str = DEFAULT_MARKET
+    kind: str = DEFAULT_KIND  # trade, mark, index or premium (exchange.markets.KINDS)
 
     @classmethod
     def for_plan(cls, plan: SeriesPlan) -> SeriesResult:

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from exchange.intervals import INTERVAL_NAMES
+from exchange.markets import DEFAULT_MARKET
 
 from .files import check_readable, open_duckdb
 from .holder import command_line, release
@@ -34,7 +35,7 @@ class Holding:
 def holdings(
     path: str | os.PathLike[str],
     symbols: list[str],
-    market: str = "usdm",
+    market: str = DEFAULT_MARKET,
     lock_timeout: float = 120.0,
 ) -> dict[str, Holding]:
     """What the warehouse at ``path`` holds of each of ``symbols`` (absent: nothing stored).
