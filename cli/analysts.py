@@ -12,26 +12,27 @@ from flows.inputs import parse_markets, parse_selection
 from flows.settings import Settings
 
 from .main import EXIT_OK, _run_guarded, main
-from .options import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, TOP_HELP
+from .options import (
+    DB,
+    DEBUG,
+    DELIVERY_HELP,
+    FORMAT,
+    MARKET,
+    NETWORK,
+    TOP_HELP,
+)
 
 
 @main.command()
 @click.argument("pattern", required=False)
 @click.option("--delivery", is_flag=True, help=DELIVERY_HELP)
 @click.option("--top", type=int, default=None, metavar="N", help=TOP_HELP)
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@DB
 @click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
-@click.option("--market", default=None, help=MARKET_HELP)
-@click.option("--network", default=None, help=NETWORK_HELP)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@MARKET
+@NETWORK
+@FORMAT
+@DEBUG
 def symbols(
     pattern: str | None,
     delivery: bool,
@@ -100,16 +101,9 @@ def symbols(
 
 @main.command()
 @click.argument("query")
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@DB
+@FORMAT
+@DEBUG
 def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
     """Run one SQL statement on the warehouse, opened read-only, and print the result.
 
@@ -139,8 +133,8 @@ def sql(query: str, db: str | None, fmt: str, debug: bool) -> None:
     help="Folder of price_klines' Parquet copy [default: OUT-prices beside OUT; written once "
     "price klines are stored].",
 )
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@DB
+@DEBUG
 def export(out: str, prices_out: str | None, db: str | None, debug: bool) -> None:
     """Write klines as Parquet, hive-partitioned by market/symbol/interval/month, and
     price_klines (mark, index, premium index) by market/kind/symbol/interval/month.

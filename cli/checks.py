@@ -16,7 +16,7 @@ from flows.inputs import (
 from flows.settings import Settings
 
 from .main import EXIT_FAILED, EXIT_OK, _run_guarded, main, prefect_api, run_flow
-from .options import MARKET_HELP, NETWORK_HELP
+from .options import DB, DEBUG, MARKET, NETWORK
 
 LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
 """Exit code per verdict: healthy (PASS, or WARN) 0, unhealthy 1; bad input is 2."""
@@ -32,7 +32,7 @@ LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
     help="usdm (USDⓈ-M futures), coinm (COIN-M futures), spot, or several, comma-separated "
     "[env KLINES_MARKET; default usdm]; every symbol must be listed on each.",
 )
-@click.option("--network", default=None, help=NETWORK_HELP)
+@NETWORK
 @click.option(
     "--mark-price",
     is_flag=True,
@@ -52,7 +52,7 @@ LIVENESS_EXIT = {"PASS": EXIT_OK, "WARN": EXIT_OK, "FAIL": EXIT_FAILED}
     "KLINES_WS_URL_<MARKET> per market; default: the market's on the network].",
 )
 @click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@DEBUG
 def liveness(
     symbols: str,
     intervals: str,
@@ -149,9 +149,9 @@ def print_liveness(summary: dict[str, Any]) -> None:
 @click.option("--symbols", required=True, help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")
 @click.option("--intervals", required=True, help="Higher intervals to check, e.g. 1h,1d.")
 @click.option("--days", default=7, show_default=True, help="How many days back to check.")
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
-@click.option("--market", default=None, help=MARKET_HELP)
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@DB
+@MARKET
+@DEBUG
 def audit(
     symbols: str, intervals: str, days: int, db: str | None, market: str | None, debug: bool
 ) -> None:

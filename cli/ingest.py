@@ -19,7 +19,15 @@ from flows.inputs import (
 from flows.settings import Settings
 
 from .main import EXIT_OK, _run_guarded, main, prefect_api, run_flow
-from .options import DELIVERY_HELP, MARKET_HELP, NETWORK_HELP, SYMBOLS_HELP, TOP_HELP
+from .options import (
+    DB,
+    DEBUG,
+    DELIVERY_HELP,
+    MARKET_HELP,
+    NETWORK,
+    SYMBOLS_HELP,
+    TOP_HELP,
+)
 
 SUMMARY_COLUMNS = (
     "market",
@@ -79,7 +87,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     "--start", default=None, help="ISO 8601, UTC unless an offset is given. Default: resume."
 )
 @click.option("--end", default=None, help="ISO 8601, exclusive. Default: the newest closed candle.")
-@click.option("--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb].")
+@DB
 @click.option("--rest-url", default=None, help="REST base URL [env KLINES_REST_URL].")
 @click.option(
     "--reverify-gaps", is_flag=True, help="Fetch gaps the exchange confirmed empty again."
@@ -93,7 +101,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     "REST, or auto (the archive when it saves requests).",
 )
 @click.option("--market", default=None, help=MARKET_HELP + " Several: comma-separated.")
-@click.option("--network", default=None, help=NETWORK_HELP)
+@NETWORK
 @click.option(
     "--kind",
     default="trade",
@@ -102,7 +110,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     "futures only, table price_klines), or several, comma-separated; index prices are "
     "by pair: --symbols BTCUSDT (USDⓈ-M), BTCUSD (COIN-M).",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@DEBUG
 def ingest(
     symbols: str | None,
     delivery: bool,
@@ -204,7 +212,7 @@ def run_ingest(
 
 @main.command()
 @click.option("--db", default="data/demo.duckdb", show_default=True, help="DuckDB file to fill.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@DEBUG
 def demo(db: str, debug: bool) -> None:
     """Offline demo: start the local exchange simulator and ingest two markets from it
     (USDⓈ-M perpetuals and spot), then compare them."""

@@ -35,37 +35,31 @@ def _fail(message: str, code: int) -> None:
 
 
 def _run_guarded(debug: bool, body: Callable[[], int]) -> None:
-    """Run ``body`` and turn any error into one line and an exit code."""
+    """Run ``body`` and turn any error into one line and an exit code (with ``debug``, the
+    traceback first)."""
     try:
         code = body()
-    except RunFinding as exc:
+    except Exception as exc:
         if debug:
             traceback.print_exc()
-        _fail(str(exc), EXIT_FAILED)
-    except ExchangeUnreachable as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(
+        _fail(*failure(exc))
+    sys.exit(code)
+
+
+def failure(exc: Exception) -> tuple[str, int]:
+    """The one line and the exit code an error ends the command with."""
+    if isinstance(exc, ExchangeUnreachable):
+        return (
             f"cannot reach the REST API at {exc.url} ({exc.detail}): check KLINES_REST_URL "
             "or --rest-url and your network",
             EXIT_BAD_INPUT,
         )
-    except ValueError as exc:  # InvalidInput, NotAWarehouse, WarehouseUnwritable
-        if debug:
-            traceback.print_exc()
-        _fail(first_line(exc), EXIT_BAD_INPUT)
-    except ExchangeError as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(str(exc), EXIT_FAILED)
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(
-            f"{type(exc).__name__}: {first_line(exc)} (rerun with --debug for the traceback)",
-            EXIT_FAILED,
-        )
-    sys.exit(code)
+    if isinstance(exc, ValueError):  # InvalidInput, NotAWarehouse, WarehouseUnwritable ...
+        return first_line(exc), EXIT_BAD_INPUT
+    if isinstance(exc, RunFinding | ExchangeError):
+        return str(exc), EXIT_FAILED
+    name = type(exc).__name__
+    return f"{name}: {first_line(exc)} (rerun with --debug for the traceback)", EXIT_FAILED
 
 
 _API: list[PrefectApi] = []  # the Prefect API of this command, once chosen

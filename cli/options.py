@@ -1,6 +1,8 @@
-"""Help texts of the options several commands share."""
+"""The options several commands share, and their help texts."""
 
 from __future__ import annotations
+
+import click
 
 MARKET_HELP = (
     "usdm (USDⓈ-M futures), coinm (COIN-M futures) or spot [env KLINES_MARKET; default usdm]."
@@ -17,4 +19,19 @@ TOP_HELP = (
 SYMBOLS_HELP = (
     "Comma-separated names and patterns, e.g. BTCUSDT,ETHUSDT or '*USDT','1000*' or ALL "
     "(patterns select TRADING perpetuals when the run starts)."
+)
+
+DB = click.option(
+    "--db", default=None, help="DuckDB file [env KLINES_DB; default data/klines.duckdb]."
+)
+DEBUG = click.option("--debug", is_flag=True, help="Show tracebacks.")
+MARKET = click.option("--market", default=None, help=MARKET_HELP)
+NETWORK = click.option("--network", default=None, help=NETWORK_HELP)
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
 )

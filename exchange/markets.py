@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -184,6 +185,17 @@ KINDS: dict[str, KindSpec] = {
 
 _FUTURES_WEIGHT = WeightTable(((99, 1), (499, 2), (1000, 5), (1500, 10)))
 _FUTURES_TESTNET = "https://testnet.binancefuture.com"
+_FUTURES: dict[str, Any] = {  # what USDⓈ-M and COIN-M have in common
+    "archive": {"mainnet": ARCHIVE_URL, "testnet": None},
+    "klines_weight": _FUTURES_WEIGHT,
+    "max_limit": 1500,
+    "page_limit": 499,
+    "ticker_all_weight": 40,
+    "weight_pool": "futures",
+    "intervals": _FUTURES_INTERVALS,
+    "kinds": ("trade", "mark", "index", "premium"),
+    "ws_streams": ("kline", "markPrice"),
+}
 
 MARKETS: dict[str, MarketSpec] = {
     "usdm": MarketSpec(
@@ -195,20 +207,12 @@ MARKETS: dict[str, MarketSpec] = {
             "mainnet": "wss://fstream.binance.com/market",
             "testnet": "wss://fstream.binancefuture.com/market",
         },
-        archive={"mainnet": ARCHIVE_URL, "testnet": None},
         archive_prefix="futures/um",
-        klines_weight=_FUTURES_WEIGHT,
-        max_limit=1500,
-        page_limit=499,
-        ticker_all_weight=40,
-        weight_pool="futures",
-        intervals=_FUTURES_INTERVALS,
-        kinds=("trade", "mark", "index", "premium"),
+        **_FUTURES,
         symbol_pattern=re.compile(r"[A-Z0-9]{2,20}(_[0-9]{6})?"),
         symbol_example="BTCUSDT",
         ws_route={"mainnet": "/market", "testnet": "/market"},
         ws_route_since={"mainnet": "2026-04-23"},
-        ws_streams=("kline", "markPrice"),
     ),
     "coinm": MarketSpec(
         name="coinm",
@@ -219,18 +223,10 @@ MARKETS: dict[str, MarketSpec] = {
             "mainnet": "wss://dstream.binance.com",
             "testnet": "wss://dstream.binancefuture.com",
         },
-        archive={"mainnet": ARCHIVE_URL, "testnet": None},
         archive_prefix="futures/cm",
-        klines_weight=_FUTURES_WEIGHT,
-        max_limit=1500,
-        page_limit=499,
-        ticker_all_weight=40,
-        weight_pool="futures",
-        intervals=_FUTURES_INTERVALS,
-        kinds=("trade", "mark", "index", "premium"),
+        **_FUTURES,
         symbol_pattern=re.compile(r"[A-Z0-9]{2,20}_(PERP|[0-9]{6})"),
         symbol_example="BTCUSD_PERP",
-        ws_streams=("kline", "markPrice"),
         volume_note=(
             "volume in contracts; the quote_volume column holds the base-asset volume, "
             "taker_buy_base_volume contracts and taker_buy_quote_volume the base asset"

@@ -119,7 +119,7 @@ def ingest_klines(
         raise InvalidInput(f"--source {source!r}: use one of {', '.join(SOURCES)}")
     settings = Settings.from_env(
         network=network,
-        market=",".join(market) if isinstance(market, list) else market,
+        market=market,
         db_path=db,
         rest_url=rest_url,
         archive_url=archive_url,

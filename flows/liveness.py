@@ -96,7 +96,7 @@ def ws_liveness(
     logger = get_run_logger()
     settings = Settings.from_env(
         network=network,
-        market=",".join(market) if isinstance(market, list) else market,
+        market=market,
         db_path=db,
         rest_url=rest_url,
         ws_url=ws_url,

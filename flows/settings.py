@@ -112,6 +112,8 @@ class Settings:
             api_key=env.get("KLINES_API_KEY") or None,
         )
         check_warehouse(env)
+        if isinstance(flags.get("market"), list | tuple):  # a flow's parameter: ["usdm", "spot"]
+            flags["market"] = ",".join(flags["market"])  # type: ignore[arg-type]
         settings = replace(base, **{k: v for k, v in flags.items() if v is not None})
         if settings.rest_url:
             _check_url(settings.rest_url, "KLINES_REST_URL or --rest-url", ("http", "https"))
