@@ -48,7 +48,7 @@ DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
 # candles opening in it (binance-public-data python/enums.py DAILY_INTERVALS, minus 1s).
 ARCHIVE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 # Threads fetching .CHECKSUM files beside their zips (shared by all of a client's downloads).
-CHECKSUM_THREADS = 8
+CHECKSUM_THREADS = 16
 
 
 @dataclass(frozen=True)

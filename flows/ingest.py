@@ -20,7 +20,14 @@ from exchange.intervals import Interval
 from exchange.markets import DEFAULT_KIND, DEFAULT_MARKET, KindSpec, MarketSpec
 from exchange.rest import ExchangeInfo, RestClient, rest_clients
 from exchange.symbols import Selection, check_pairs, keep_top, pair_volumes, resolve
-from pipeline.plan import SOURCES, RunPlan, SeriesPlan, plan_series, split_small
+from pipeline.plan import (
+    SOURCES,
+    RunPlan,
+    SeriesPlan,
+    min_file_candles,
+    plan_series,
+    split_plans,
+)
 from pipeline.progress import BackfillProgress
 from pipeline.results import (
     IngestSummary,
@@ -32,6 +39,7 @@ from pipeline.results import (
 )
 from tasks.charts import coverage_key
 from tasks.ingest import (
+    ingest_archive_task,
     ingest_series_task,
     ingest_small_series_task,
     publish_run_artifacts,
@@ -270,8 +278,9 @@ def _per_market(runs: list[MarketRun]) -> list[MarketRun]:
 
 
 def _load(runs: list[MarketRun], warehouse: Warehouse, run_id: str) -> list[SeriesResult]:
-    """Load every planned series of every market: large ones a task each, one-page ones in
-    groups of one market and interval."""
+    """Load every planned series of every market: those with archive files together (one
+    task per market and kind), other large ones a task each, one-page ones in groups of
+    one market and interval."""
     progress = BackfillProgress(
         sum(
             Interval.parse(p.interval).count(p.start_ms, p.end_ms)
@@ -279,24 +288,38 @@ def _load(runs: list[MarketRun], warehouse: Warehouse, run_id: str) -> list[Seri
             for p in run.plan.fetch
         )
     )
-    futures, grouped = [], []
+    single, grouped = [], []
     for run in runs:
-        client, archive, server_ms = run.client, run.archive, run.server_ms
-        small, large = split_small(run.plan.fetch, client.config.page_limit, run.source, server_ms)
-        futures += [
-            ingest_series_task.submit(
-                p, client, warehouse, run_id, server_ms, archive, run.source, progress
+        client, server_ms = run.client, run.server_ms
+        page_limit = client.config.page_limit
+        split = split_plans(run.plan.fetch, page_limit, run.source, server_ms)
+        if split.archive and run.archive is not None:
+            grouped.append(
+                ingest_archive_task.submit(
+                    split.archive,
+                    run.archive,
+                    client,
+                    warehouse,
+                    run_id,
+                    server_ms,
+                    min_file_candles(run.source, page_limit),
+                    progress,
+                    _group_label([plan for plan, _ in split.archive]),
+                )
             )
-            for p in large
+        single += [
+            ingest_series_task.submit(p, client, warehouse, run_id, server_ms, progress)
+            for p in split.rest
         ]
+        small = split.small
         grouped += [
             ingest_small_series_task.submit(
                 group, client, warehouse, run_id, server_ms, progress, _group_label(group)
             )
             for group in (small[k : k + SMALL_GROUP] for k in range(0, len(small), SMALL_GROUP))
         ]
-    _follow([*futures, *grouped], progress)
-    return merge_results([f.result() for f in futures] + [r for f in grouped for r in f.result()])
+    _follow([*single, *grouped], progress)
+    return merge_results([f.result() for f in single] + [r for f in grouped for r in f.result()])
 
 
 def _summarize(
@@ -417,6 +440,8 @@ def _follow(futures: list, progress: BackfillProgress, every_s: float = 1.0) -> 
     while pending:
         pending = list(wait(pending, timeout=every_s).not_done)
         update_progress_artifact(artifact_id, progress=round(100 * progress.fraction(), 1))
+        if pending and (line := progress.log_line()) is not None:
+            get_run_logger().info("progress %s", line)
     progress.close()
 
 

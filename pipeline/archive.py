@@ -1,13 +1,22 @@
-"""Ingest one series from the bulk archive, with REST for whatever the archive cannot give.
+"""Ingest many series from the bulk archive together, with REST for whatever the archive
+cannot give.
 
 Whole past months come from monthly files, remaining whole past days from daily files
-(:func:`exchange.archive.plan_archive`); the partial first day, today, and every day
-whose file is missing (404) or fails verification twice go to REST through
-:func:`pipeline.series.ingest_series`. Everything is loaded in time order, so the watermark
-never passes a hole. Files are downloaded ahead by a few threads and loaded in batches of
-about ``batch_candles`` candles, each batch one transaction with ``source = 'archive'``.
-While one batch is being written (one writer thread, so in order), the next one is parsed
-and validated; memory stays bounded by the look-ahead and two batches.
+(:func:`exchange.archive.plan_archive`). One pool of threads downloads the files of every
+series (SHA-256 checked, unzipped), a bounded look-ahead in time order across series; the
+files are loaded in batches of about ``batch_candles`` candles that mix series: one parse
+(one DuckDB statement over all the batch's CSVs), one pandera validation and one
+transaction per batch, with each series' gap ledger in it and ``source = 'archive'``.
+While one batch is being written (one writer thread, so in order), the next is
+downloaded, parsed and validated, so both cores work for the whole run, not per series;
+memory stays bounded by the look-ahead and two batches.
+
+A series takes its files in time order and only from where it is loaded up to, so its
+watermark never passes a hole: at a file the archive cannot give (missing even day by
+day, corrupt twice, refused) or a range between files (a partial first or last day,
+today, a day too small for ``auto``) the series stops taking files. Its hole is then loaded
+over REST (:func:`pipeline.series.ingest_series`, several series side by side) and the
+next round goes on with its remaining files, until every series is done or has failed.
 """
 
 from __future__ import annotations
@@ -17,191 +26,315 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from exchange.archive import ArchiveClient, ArchiveFile, split_month
-from exchange.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing, ExchangeError
+from exchange.errors import ArchiveMissing, ExchangeError
 from exchange.intervals import Interval
 from exchange.rest import RestClient
 from warehouse.parse import parse_csv, raw_csv_row
-from warehouse.store import Warehouse
+from warehouse.schema import validate_batch
+from warehouse.store import BatchSeries, Warehouse
 
 from .plan import SeriesPlan, file_candles
 from .results import Progress, SeriesResult
-from .series import Prepared, commit_batch, ingest_series, prepare_batch
+from .series import ingest_series, reject_rows
 
 log = logging.getLogger("klines.ingest")
 
-# Candles per archive batch (one transaction): about 70 days of 1m.
-BATCH_CANDLES = 50_000
+# Candles per batch (one parse, one validation, one transaction): two of DuckDB's row
+# groups and more, so a commit writes them to the file directly instead of through its log.
+BATCH_CANDLES = 250_000
+# A smaller batch goes as soon as the writer is idle (the first batch, above all): a
+# writer waiting for a full batch is a core doing nothing.
+MIN_BATCH_CANDLES = 40_000
+# Downloads in flight (latency-bound: each waits for a file and its checksum).
+DOWNLOADS = 16
+# Series whose holes load over REST side by side (each pages with the client's workers).
+REST_SERIES = 4
 
 
-def ingest_series_archive(
-    plan: SeriesPlan,
-    files: list[ArchiveFile],
+@dataclass(eq=False)
+class _Series:
+    """One series of the run: its plan, remaining files, result and how far it is loaded."""
+
+    plan: SeriesPlan
+    files: list[ArchiveFile]
+    result: SeriesResult
+    cursor: int  # loaded (or in a batch being loaded) up to here
+    stopped: bool = False  # at a hole: takes no more files this round
+    failed: ArchiveFile | None = None  # the file that stopped it (loaded over REST instead)
+    # Files downloaded ahead after it stopped, kept for the next round (at most a batch).
+    ahead: dict[ArchiveFile, bytes | ExchangeError] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """Downloaded files of one market, kind and interval, waiting to be loaded together."""
+
+    files: list[tuple[_Series, ArchiveFile, bytes]] = field(default_factory=list)
+    candles: int = 0
+
+
+def ingest_archive(
+    jobs: list[tuple[SeriesPlan, list[ArchiveFile]]],
     archive: ArchiveClient,
     client: RestClient,
     warehouse: Warehouse,
     *,
     run_id: str,
     server_ms: int,
-    workers: int = 4,
     batch_candles: int = BATCH_CANDLES,
+    downloads: int = DOWNLOADS,
     min_candles: int = 0,
     progress: Progress | None = None,
-) -> SeriesResult:
-    """Load ``plan`` from ``files`` (in time order, inside the plan) and REST for the rest.
+) -> list[SeriesResult]:
+    """Load each plan from its files (in time order, inside the plan) and REST for the
+    rest; one result per plan, in order.
 
-    Never raises for exchange errors; they are reported in the result.
+    Never raises for exchange errors; they are reported in the results.
     """
     started = time.monotonic()
-    result = SeriesResult.for_plan(plan)
-    interval = Interval.parse(plan.interval)
-    cursor = plan.start_ms
-    batch: list[tuple[ArchiveFile, bytes, pd.DataFrame]] = []  # parsed as they arrive
-    batch_rows = 0
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klines-archive-writer")
-    writing: Future[None] | None = None
+    series = [
+        _Series(plan, list(files), SeriesResult.for_plan(plan), plan.start_ms)
+        for plan, files in jobs
+    ]
+    loading = [s for s in series if s.cursor < s.plan.end_ms]
+    while loading:
+        load = _Round(archive, warehouse, run_id, server_ms, batch_candles, downloads, progress)
+        load.run(loading, min_candles)
+        loading = _fill_holes(loading, client, warehouse, run_id, server_ms, progress)
+    seconds = round(time.monotonic() - started, 3)
+    for s in series:
+        if s.result.status == "ok" and s.result.rejected:
+            s.result.status = "rejected-rows"
+        s.result.seconds = seconds
+    return [s.result for s in series]
 
-    def written() -> None:
-        """Wait for the batch being written (its error, if any, is raised here)."""
-        nonlocal writing
-        if writing is not None:
-            done, writing = writing, None
-            done.result()
 
-    def commit(prepared: Prepared, candles: int) -> None:
-        commit_batch(prepared, plan, warehouse, run_id, "archive", result)
-        if progress is not None:
-            progress(candles)
+def _fill_holes(
+    stopped: list[_Series],
+    client: RestClient,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+    progress: Progress | None,
+) -> list[_Series]:
+    """Load each series' next hole over REST (up to its next file, or its end); the series
+    that still have files to load, for the next round."""
 
-    def flush() -> None:
-        nonlocal batch, batch_rows, writing
-        if batch:
-            prepared = _prepare_files(batch, plan, server_ms, result)
-            candles = interval.count(batch[0][0].start_ms, batch[-1][0].end_ms)
-            written()
-            writing = writer.submit(commit, prepared, candles)
-        batch, batch_rows = [], 0
-
-    def rest(lo: int, hi: int) -> bool:
-        """REST for [lo, hi); False when the series must stop (a failure, a ban)."""
-        flush()
-        written()
-        if lo >= hi:
-            return True
+    def fill(s: _Series) -> bool:
+        skip = s.failed.end_ms if s.failed else s.cursor
+        s.files = [f for f in s.files if f.start_ms >= skip]
+        s.stopped, s.failed = False, None
+        upto = s.files[0].start_ms if s.files else s.plan.end_ms
         part = ingest_series(
-            replace(plan, start_ms=lo, end_ms=hi),
+            replace(s.plan, start_ms=s.cursor, end_ms=upto),
             client,
             warehouse,
             run_id=run_id,
             server_ms=server_ms,
-            workers=workers,
+            workers=client.config.workers,
             progress=progress,
         )
-        result.absorb(part)
-        return part.status not in ("failed", "banned")
+        s.result.absorb(part)
+        s.cursor = upto
+        return part.status not in ("failed", "banned") and bool(s.files)
 
-    try:
-        for f, outcome in _download(archive, files, workers):
-            if isinstance(outcome, ArchiveMissing) and f.period == "monthly":
-                # Not published yet (monthly files come days late): try its days.
-                days = [d for d in split_month(f) if file_candles(d) >= min_candles]
-                daily = list(_download(archive, days, workers))
-            else:
-                daily = [(f, outcome)]
-            for day, got in daily:
-                if cursor < day.start_ms and not rest(cursor, day.start_ms):
-                    return _finish(result, started)
-                cursor = max(cursor, day.start_ms)
-                if isinstance(got, bytes):
-                    parsed = parse_csv([got])
-                    batch.append((day, got, parsed))
-                    batch_rows += len(parsed)
-                    result.archive_files += 1
-                    cursor = day.end_ms
-                    if batch_rows >= batch_candles:
-                        flush()
-                    continue
-                if isinstance(got, ArchiveCorrupt):
-                    result.archive_fallbacks += 1
-                    log.warning("%s; loading %s %s over REST", got, plan.symbol, day.name)
-                elif not isinstance(got, ArchiveMissing):
-                    result.archive_fallbacks += 1
-                    log.warning("archive failed for %s (%s); using REST", day.name, got)
-                if not rest(day.start_ms, day.end_ms):
-                    return _finish(result, started)
-                cursor = day.end_ms
-        if not rest(cursor, plan.end_ms):
-            return _finish(result, started)
-        flush()
-        written()
-    except ExchangeError as exc:  # pragma: no cover - defensive: REST errors are reported
-        result.status, result.error = "failed", str(exc)
-    finally:
-        writer.shutdown(wait=True)  # an error above: the batch in flight still lands whole
-    return _finish(result, started)
+    holes = [s for s in stopped if s.cursor < s.plan.end_ms]
+    with ThreadPoolExecutor(REST_SERIES, thread_name_prefix="klines-archive-rest") as pool:
+        going = list(pool.map(fill, holes))
+    return [s for s, more in zip(holes, going, strict=True) if more]
 
 
-def _finish(result: SeriesResult, started: float) -> SeriesResult:
-    if result.status == "ok" and result.rejected:
-        result.status = "rejected-rows"
-    result.seconds = round(time.monotonic() - started, 3)
-    return result
+class _Round:
+    """One pass over the series' files: download, batch, parse, validate, write."""
 
+    def __init__(
+        self,
+        archive: ArchiveClient,
+        warehouse: Warehouse,
+        run_id: str,
+        server_ms: int,
+        batch_candles: int,
+        downloads: int,
+        progress: Progress | None,
+    ) -> None:
+        self.archive, self.warehouse = archive, warehouse
+        self.run_id, self.server_ms = run_id, server_ms
+        self.batch_candles, self.downloads, self.progress = batch_candles, downloads, progress
+        self.batches: dict[tuple[str, str, str], _Batch] = {}
+        self.writing: Future[None] | None = None
 
-def _download(
-    archive: ArchiveClient, files: list[ArchiveFile], workers: int
-) -> Iterator[tuple[ArchiveFile, bytes | ExchangeError]]:
-    """Each file's CSV bytes (or the error it ended with), in order, ``workers`` ahead."""
-
-    def fetch(f: ArchiveFile) -> bytes | ExchangeError:
+    def run(self, series: list[_Series], min_candles: int) -> None:
+        """Load every series' files until each is done or stops at a hole."""
+        for s in series:  # a series starting with a hole fills it first
+            s.stopped = not s.files or s.files[0].start_ms != s.cursor
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klines-archive-writer")
         try:
-            return archive.fetch_csv(f)
-        except (ArchiveError, ExchangeError) as exc:
-            return exc
-
-    if workers <= 1 or len(files) <= 1:
-        for f in files:
-            yield f, fetch(f)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klines-archive") as pool:
-        pending: deque[tuple[ArchiveFile, Future[bytes | ExchangeError]]] = deque()
-        try:
-            for f in files:
-                pending.append((f, pool.submit(fetch, f)))
-                if len(pending) >= workers + 1:
-                    done, future = pending.popleft()
-                    yield done, future.result()
-            while pending:
-                done, future = pending.popleft()
-                yield done, future.result()
+            with ThreadPoolExecutor(self.downloads, thread_name_prefix="klines-archive") as pool:
+                for s, f, got in self._download(pool, series, min_candles):
+                    if s.stopped or f.start_ms != s.cursor:
+                        s.stopped = True  # at a range between files: REST fills it first
+                        s.ahead[f] = got  # for the next round
+                        continue
+                    if isinstance(got, bytes):
+                        self._add(writer, s, f, got)
+                        continue
+                    s.stopped, s.failed = True, f
+                    if not isinstance(got, ArchiveMissing):
+                        s.result.archive_fallbacks += 1
+                        log.warning("%s; loading %s %s over REST", got, s.plan.symbol, f.name)
+            for key in list(self.batches):
+                self._flush(writer, key)
+            self._written()
         finally:
-            for _, future in pending:
+            writer.shutdown(wait=True)  # an error above: the batch in flight still lands whole
+
+    def _download(
+        self, pool: ThreadPoolExecutor, series: list[_Series], min_candles: int
+    ) -> Iterator[tuple[_Series, ArchiveFile, bytes | ExchangeError]]:
+        """Every series' files with their CSV (or the error they ended with), in time order
+        across series, downloaded about one batch ahead. A monthly file not published yet
+        is replaced by its days (monthly files come days late)."""
+        order = sorted(
+            ((s, f) for s in series for f in s.files), key=lambda sf: (sf[1].start_ms, sf[1].path)
+        )
+        queue = iter(order)
+        pending: deque[tuple[_Series, ArchiveFile, Future[bytes | ExchangeError]]] = deque()
+        ahead = 0
+
+        def submit(s: _Series, f: ArchiveFile) -> tuple[_Series, ArchiveFile, Future]:
+            nonlocal ahead
+            ahead += file_candles(f)
+            if f in s.ahead:  # downloaded in an earlier round
+                done: Future[bytes | ExchangeError] = Future()
+                done.set_result(s.ahead.pop(f))
+                return s, f, done
+            return s, f, pool.submit(self._fetch, f)
+
+        try:
+            while True:
+                while len(pending) < self.downloads or ahead < self.batch_candles:
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        break
+                    if not nxt[0].stopped:
+                        pending.append(submit(*nxt))
+                if not pending:
+                    return
+                s, f, future = pending.popleft()
+                got = future.result()
+                ahead -= file_candles(f)
+                if isinstance(got, ArchiveMissing) and f.period == "monthly":
+                    days = [d for d in split_month(f) if file_candles(d) >= min_candles]
+                    at = s.files.index(f)
+                    s.files[at : at + 1] = days
+                    pending.extendleft(reversed([submit(s, d) for d in days]))
+                    if days:
+                        continue
+                yield s, f, got
+        finally:
+            for _, _, future in pending:
                 future.cancel()
 
+    def _fetch(self, f: ArchiveFile) -> bytes | ExchangeError:
+        try:
+            return self.archive.fetch_csv(f)
+        except ExchangeError as exc:
+            return exc
 
-def _prepare_files(
-    batch: list[tuple[ArchiveFile, bytes, pd.DataFrame]],
-    plan: SeriesPlan,
-    server_ms: int,
-    result: SeriesResult,
-) -> Prepared:
-    csvs = [data for _, data, _ in batch]
-    parsed = pd.concat(
-        [frame.assign(page=k) for k, (_, _, frame) in enumerate(batch)], ignore_index=True
-    )
-    result.fetched += len(parsed)
-    result.from_archive += len(parsed)
-    # Archive files cover finished days only; the closed-candle rule still applies.
-    close = parsed["close_time_ms"].to_numpy(dtype="float64", na_value=-1.0)
-    is_open = close >= server_ms
-    result.open_skipped += int(is_open.sum())
-    return prepare_batch(
-        parsed[~is_open],
-        lambda page, row: raw_csv_row(csvs, page, row),
-        plan,
-        (batch[0][0].start_ms, batch[-1][0].end_ms),
-    )
+    def _add(self, writer: ThreadPoolExecutor, s: _Series, f: ArchiveFile, csv: bytes) -> None:
+        key = (s.plan.market, s.plan.kind, s.plan.interval)
+        batch = self.batches.setdefault(key, _Batch())
+        batch.files.append((s, f, csv))
+        batch.candles += file_candles(f)
+        s.cursor = f.end_ms
+        s.result.archive_files += 1
+        idle = self.writing is None or self.writing.done()
+        if batch.candles >= (MIN_BATCH_CANDLES if idle else self.batch_candles):
+            self._flush(writer, key)
+
+    def _flush(self, writer: ThreadPoolExecutor, key: tuple[str, str, str]) -> None:
+        """Parse and validate one batch here, then write it on the writer thread (after
+        the batch before it)."""
+        batch = self.batches.pop(key)
+        if not batch.files:
+            return
+        market, kind, interval = key
+        members = list(dict.fromkeys(s for s, _, _ in batch.files))  # the batch's series
+        number = {s: k for k, s in enumerate(members)}
+        batch.files.sort(key=lambda file: number[file[0]])  # each series' rows together
+        csvs = [csv for _, _, csv in batch.files]
+        of_file = np.array([number[s] for s, _, _ in batch.files], dtype="int64")
+        parsed = parse_csv(csvs)
+        which = of_file[parsed["page"].to_numpy(dtype="int64")]
+        close = parsed["close_time_ms"].to_numpy(dtype="float64", na_value=-1.0)
+        is_open = close >= self.server_ms  # files hold finished days; the rule still applies
+        fetched = np.bincount(which, minlength=len(members))
+        skipped = np.bincount(which[is_open], minlength=len(members))
+        for k, s in enumerate(members):
+            s.result.fetched += int(fetched[k])
+            s.result.from_archive += int(fetched[k])
+            s.result.open_skipped += int(skipped[k])
+        closed = parsed[~is_open].assign(series=pd.array(which[~is_open], "int64[pyarrow]"))
+        checked = validate_batch(closed, interval, kind)
+        rejects = [
+            {**r, "series": int(of_file[r["page"]])}
+            for r in reject_rows(checked.rejected, lambda page, row: raw_csv_row(csvs, page, row))
+        ]
+        spans = [
+            BatchSeries(
+                s.plan.symbol,
+                interval,
+                (
+                    min(f.start_ms for t, f, _ in batch.files if t is s),
+                    max(f.end_ms for t, f, _ in batch.files if t is s),
+                ),
+            )
+            for s in members
+        ]
+        self._written()
+        self.writing = writer.submit(
+            self._write, market, kind, members, spans, checked.valid, rejects
+        )
+
+    def _write(
+        self,
+        market: str,
+        kind: str,
+        members: list[_Series],
+        spans: list[BatchSeries],
+        valid: pd.DataFrame,
+        rejects: list[dict[str, object]],
+    ) -> None:
+        written = self.warehouse.write_series(
+            market=market,
+            series=spans,
+            valid=valid,
+            rejected=rejects,
+            source="archive",
+            run_id=self.run_id,
+            kind=kind,
+        )
+        for s, span, w in zip(members, spans, written, strict=True):
+            s.result.inserted += w.inserted
+            s.result.updated += w.updated
+            s.result.rejected += w.rejected
+            if self.progress is not None and span.expected is not None:
+                self.progress(Interval.parse(span.interval).count(*span.expected))
+        if rejects:
+            log.warning(
+                "%d archive rows rejected (kept in klines_rejected), e.g. %s",
+                len(rejects),
+                rejects[0]["failed_checks"],
+            )
+
+    def _written(self) -> None:
+        """Wait for the batch being written (its error, if any, is raised here)."""
+        if self.writing is not None:
+            done, self.writing = self.writing, None
+            done.result()

@@ -3,8 +3,8 @@ which source, and which gaps the ledger can account for before anything is fetch
 
 :func:`plan_series` decides each series' range from the stored bounds, the gap ledger,
 the listing and delivery dates and the exchange's clock; :func:`archive_files_for` which
-whole days come from the bulk archive; :func:`split_small` which series need one REST
-page only (a scheduled run's few new candles) and load in groups.
+whole days come from the bulk archive; :func:`split_plans` which series need one REST
+page only (a scheduled run's few new candles) and load in groups, which load from the archive.
 """
 
 from __future__ import annotations
@@ -189,15 +189,26 @@ def file_candles(f: ArchiveFile) -> int:
     return Interval.parse(f.interval).count(f.start_ms, f.end_ms)
 
 
-def split_small(
-    plans: list[SeriesPlan], page_limit: int, source: str, server_ms: int
-) -> tuple[list[SeriesPlan], list[SeriesPlan]]:
-    """Plans that need one REST page and no archive file (loaded in groups), and the rest
-    (one task each)."""
-    small, large = [], []
+@dataclass
+class Split:
+    """How a run loads its series: one-page ones in groups over REST, the ones with
+    archive files together from the archive (with their files), the others a task each
+    over REST."""
+
+    small: list[SeriesPlan] = field(default_factory=list)
+    archive: list[tuple[SeriesPlan, list[ArchiveFile]]] = field(default_factory=list)
+    rest: list[SeriesPlan] = field(default_factory=list)
+
+
+def split_plans(plans: list[SeriesPlan], page_limit: int, source: str, server_ms: int) -> Split:
+    """Sort ``plans`` into :class:`Split`'s three ways of loading."""
+    split = Split()
     for p in plans:
-        one_page = fits_one_page(p, page_limit) and not archive_files_for(
-            p, source, server_ms, page_limit
-        )
-        (small if one_page else large).append(p)
-    return small, large
+        files = archive_files_for(p, source, server_ms, page_limit)
+        if files:
+            split.archive.append((p, files))
+        elif fits_one_page(p, page_limit):
+            split.small.append(p)
+        else:
+            split.rest.append(p)
+    return split

@@ -1,4 +1,5 @@
-"""Progress of a long run: a terminal line on stderr and a Prefect progress artifact.
+"""Progress of a long run: a terminal line on stderr (a log line every 20 s where there is
+no terminal) and a Prefect progress artifact.
 
 Series tasks report candles accounted for (:data:`pipeline.results.Progress`); the flow
 thread polls :meth:`BackfillProgress.fraction` and updates the artifact.
@@ -27,6 +28,7 @@ class BackfillProgress:
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
         self._lock = threading.Lock()
         self._drawn = 0.0
+        self._logged = self.started
         self._min_interval = min_interval
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
@@ -56,6 +58,15 @@ class BackfillProgress:
             f"[{'#' * filled}{'.' * (width - filled)}] {frac:6.1%}  "
             f"{self.done:,}/{self.total:,} candles  {rate:,.0f}/s  ETA {int(eta) // 60}m {int(eta) % 60:02d}s"
         )
+
+    def log_line(self, every_s: float = 20.0) -> str | None:
+        """The line, at most every ``every_s`` seconds, where no terminal draws it (a
+        deployment's run log, a command whose output goes to a file); else None."""
+        now = time.monotonic()
+        if self._tty or now - self._logged < every_s:
+            return None
+        self._logged = now
+        return self.line()
 
     def close(self) -> None:
         if self._tty and self.total:

@@ -14,10 +14,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from exchange.archive import ArchiveClient
+from exchange.archive import ArchiveClient, ArchiveFile
 from exchange.rest import RestClient
-from pipeline.archive import ingest_series_archive
-from pipeline.plan import SeriesPlan, archive_files_for, min_file_candles
+from pipeline.archive import ingest_archive
+from pipeline.plan import SeriesPlan
 from pipeline.results import Progress, SeriesResult
 from pipeline.series import ingest_series, ingest_small_series
 from warehouse.store import Warehouse
@@ -37,35 +37,47 @@ def ingest_series_task(
     warehouse: Warehouse,
     run_id: str,
     server_ms: int,
-    archive: ArchiveClient | None = None,
-    source: str = "rest",
     progress: Progress | None = None,
 ) -> SeriesResult:
-    """Fetch, validate and upsert one series: archive files where ``source`` wants them
-    (:func:`pipeline.archive.ingest_series_archive`), else REST
-    (:func:`pipeline.series.ingest_series`)."""
-    workers = client.config.workers
-    files = archive_files_for(plan, source, server_ms, client.config.page_limit) if archive else []
-    if files and archive is not None:
-        return ingest_series_archive(
-            plan,
-            files,
-            archive,
-            client,
-            warehouse,
-            run_id=run_id,
-            server_ms=server_ms,
-            workers=workers,
-            min_candles=min_file_candles(source, client.config.page_limit),
-            progress=progress,
-        )
+    """Fetch, validate and upsert one series over REST (:func:`pipeline.series.ingest_series`)."""
     return ingest_series(
         plan,
         client,
         warehouse,
         run_id=run_id,
         server_ms=server_ms,
-        workers=workers,
+        workers=client.config.workers,
+        progress=progress,
+    )
+
+
+@task(
+    name="ingest-archive",
+    task_run_name="ingest-archive-{label}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_archive_task(
+    jobs: list[tuple[SeriesPlan, list[ArchiveFile]]],
+    archive: ArchiveClient,
+    client: RestClient,
+    warehouse: Warehouse,
+    run_id: str,
+    server_ms: int,
+    min_candles: int = 0,
+    progress: Progress | None = None,
+    label: str = "series",
+) -> list[SeriesResult]:
+    """Fetch, validate and upsert several series from archive files, together, and REST for
+    what the archive lacks (:func:`pipeline.archive.ingest_archive`); one result per series."""
+    return ingest_archive(
+        jobs,
+        archive,
+        client,
+        warehouse,
+        run_id=run_id,
+        server_ms=server_ms,
+        min_candles=min_candles,
         progress=progress,
     )
 

@@ -169,3 +169,31 @@ def test_auto_takes_full_pages_from_the_archive_and_small_files_from_rest(
     assert sources_by_day(db_path, "BTCUSDT", "1h")["2026-09-29"] == {"rest"}
     assert sources_by_day(db_path, "BTCUSDT", "1m")["2026-09-29"] == {"archive"}
     assert DAY
+
+
+def test_series_load_together_each_around_its_own_holes_and_every_file_is_fetched_once(
+    sim: Simulator, db_path: Path
+) -> None:
+    """Four series share batches. October's monthly files of three are not published yet,
+    so their days come instead; one of them lacks a day, one has a corrupt day. Each series
+    equals the exchange, its holes come over REST, and no file is downloaded twice (bar
+    the one retry of a corrupt file), although series stop at their holes and go on after."""
+    missing, corrupt = "ETHUSDT-1m-2026-10-10.zip", "BNBUSDT-1m-2026-10-20.zip"
+    late = [f"{s}-1m-2026-10.zip" for s in ("ETHUSDT", "BNBUSDT", "SOLUSDT")]
+    sim.archive.faults.update(missing=[missing, *late], corrupt_zip=[corrupt])
+    symbols = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT")
+    ran = ingest(
+        sim, db_path, "--symbols", ",".join(symbols), "--intervals", "1m",
+        "--start", "2026-09-01", "--source", "archive",
+    )  # fmt: skip
+    assert ran.code == 0, ran.out + ran.err
+    for symbol in symbols:
+        assert stored(db_path, symbol, "1m") == truth_rows(sim.market, symbol, "1m", "2026-09-01")
+        assert {g[3] for g in ledger(db_path, symbol, "1m")} <= {"exchange_empty"}
+    assert sources_by_day(db_path, "ETHUSDT", "1m")["2026-10-10"] == {"rest"}
+    assert sources_by_day(db_path, "ETHUSDT", "1m")["2026-10-11"] == {"archive"}
+    assert sources_by_day(db_path, "BNBUSDT", "1m")["2026-10-20"] == {"rest"}
+    assert sources_by_day(db_path, "SOLUSDT", "1m")["2026-10-15"] == {"archive"}  # a daily file
+    zips = [p.rsplit("/", 1)[1] for p in sim.archive.requests if p.endswith(".zip")]
+    assert zips.count(corrupt) == 2
+    assert all(zips.count(name) == 1 for name in set(zips) - {corrupt}), sorted(zips)

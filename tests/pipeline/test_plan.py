@@ -6,7 +6,7 @@ import pytest
 
 from exchange.errors import InvalidInput
 from exchange.rest import ExchangeInfo, SymbolInfo
-from pipeline.plan import SeriesPlan, plan_series, split_small
+from pipeline.plan import SeriesPlan, Split, plan_series, split_plans
 from tests.conftest import ms
 from warehouse.gaps import Gap
 
@@ -96,13 +96,14 @@ def test_failed_and_unfetched_holes_are_fetched_again_confirmed_ones_only_when_a
 def test_one_page_series_load_in_groups_and_longer_ones_alone() -> None:
     short = SeriesPlan("usdm", "BTCUSDT", "1m", 0, 5 * MIN)
     long = SeriesPlan("usdm", "ETHUSDT", "1m", 0, 600 * MIN)
-    assert split_small([short, long], 499, "rest", NOW) == ([short], [long])
+    assert split_plans([short, long], 499, "rest", NOW) == Split(small=[short], rest=[long])
 
 
 def test_a_whole_archive_day_takes_a_series_out_of_the_one_page_groups() -> None:
     day = SeriesPlan("usdm", "BTCUSDT", "1h", ms("2026-10-01T00:00"), ms("2026-10-02T00:00"))
-    assert split_small([day], 499, "archive", NOW) == ([], [day])
-    assert split_small([day], 499, "rest", NOW) == ([day], [])
+    (job,) = split_plans([day], 499, "archive", NOW).archive
+    assert job[0] == day and [f.name for f in job[1]] == ["BTCUSDT-1h-2026-10-01.zip"]
+    assert split_plans([day], 499, "rest", NOW) == Split(small=[day])
 
 
 def test_an_index_pair_starts_at_its_earliest_contracts_listing_and_plans_carry_the_kind() -> None:

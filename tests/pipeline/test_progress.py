@@ -33,3 +33,13 @@ def test_the_progress_line_counts_to_the_total() -> None:
         progress(n)
     assert progress.fraction() == 1.0
     assert "600/600 candles" in progress.line()
+
+
+def test_without_a_terminal_the_line_is_logged_every_so_often_not_drawn() -> None:
+    stream = io.StringIO()  # not a terminal: nothing is drawn
+    progress = BackfillProgress(600, stream=stream)
+    progress(300)
+    assert stream.getvalue() == ""
+    assert progress.log_line(every_s=3600) is None  # not due yet
+    line = progress.log_line(every_s=0)
+    assert line is not None and "300/600 candles" in line and "/s" in line and "ETA" in line

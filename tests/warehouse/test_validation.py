@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
+import pandas as pd
 import pytest
 
-from warehouse.parse import parse_pages, raw_row
+from warehouse.parse import parse_csv, parse_pages, raw_row
 from warehouse.schema import validate_batch
 
 T0 = 1_682_899_200_000  # 2023-05-01 00:00 UTC, on every grid up to 1d
@@ -118,3 +120,29 @@ def test_weeks_and_months_are_checked_on_their_calendar_grid(
     interval: str, open_ms: int, close_ms: int, ok: bool
 ) -> None:
     assert (failed([row(open_time=open_ms, close_time=close_ms)], interval) == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("5.41800000", "5.41800000"),  # the column's places
+        ("5.4180000000", "5.41800000"),  # more places, all zeros
+        ("5", "5.00000000"),
+        ("-0.5", "-0.50000000"),
+        ("5.418000001", None),  # a ninth place that is not zero: never rounded
+        ("5.4e-9", None),  # an exponent hides places
+        ("54180e-4", None),
+        ("5.4E2", None),
+        ("5.41 8", None),
+        ("", None),
+    ],
+)
+def test_a_decimal_is_stored_exactly_or_not_at_all_from_json_and_csv(
+    text: str, stored: str | None
+) -> None:
+    """REST bodies and archive CSVs share the rule: a value with places the column cannot
+    keep parses as NULL (and validation rejects the row) instead of being rounded."""
+    csv = ",".join(str(v) for v in row(open=text)).encode() + b"\n"
+    for batch in (parse_pages([json.dumps([row(open=text)])]), parse_csv([csv])):
+        got = batch["open"].iloc[0]
+        assert (None if pd.isna(got) else got) == (None if stored is None else Decimal(stored))
