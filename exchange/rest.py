@@ -22,7 +22,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from .config import RestConfig
 from .errors import (
@@ -40,6 +39,7 @@ from .errors import (
     is_retryable,
 )
 from .hostbudget import HostLedger
+from .http import new_session
 from .info import UNIT_MS, ExchangeInfo, SymbolInfo
 from .markets import KINDS, KindSpec
 from .ratelimit import WeightBudget
@@ -297,13 +297,8 @@ class RestClient:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(4, self.config.workers))
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers["User-Agent"] = "binance-klines-etl/0.1"
-            if self.config.api_key:
-                session.headers["X-MBX-APIKEY"] = self.config.api_key
+            key = {"X-MBX-APIKEY": self.config.api_key} if self.config.api_key else {}
+            session = new_session(self.base_url, max(4, self.config.workers), key)
             self._local.session = session
         return session
 

@@ -13,7 +13,8 @@ its ledger, revisions and rejects carry its name. The statements are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,95 +200,24 @@ class Candles(WarehouseFile):
         A series with nothing stored in its range (a backfill, a new tail) gets a plain
         insert; the others are merged candle by candle.
         """
-        table = table_of(kind)
-        columns = ["series", "open_time_ms", *table.values, "close_time_ms"]
-        staged = pa.Table.from_pandas(valid[columns], preserve_index=False)
-        which = valid["series"].to_numpy(dtype="int64")
-        opens = valid["open_time_ms"].to_numpy(dtype="int64")
-        firsts = dict(zip(*np.unique(which, return_index=True), strict=True))
-        counts = np.bincount(which, minlength=len(series)) if len(which) else [0] * len(series)
-        spans = []
-        for i, s in enumerate(series):  # the fetched range and every row of the batch
-            bounds = list(s.expected or ())
-            if counts[i]:
-                first = int(firsts[i])
-                bounds += [int(opens[first]), int(opens[first + counts[i] - 1]) + 1]
-            spans.append((min(bounds), max(bounds)) if bounds else (0, 0))
-        names = [
-            {"market": market, "kind": kind, "symbol": s.symbol, "interval": s.interval}
-            for s in series
-        ]
-        keys = pa.table(
-            {
-                "series": pa.array(range(len(series)), pa.int64()),
-                **{c: pa.array([n[c] for n in names], pa.string()) for c in names[0]},
-                "lo": pa.array([lo for lo, _ in spans], pa.int64()),
-                "hi": pa.array([hi for _, hi in spans], pa.int64()),
-            }
-        )
+        with self.connect() as con, transaction(con):
+            return _write_series(con, market, series, valid, rejected, source, run_id, kind)
+
+    @contextmanager
+    def bulk_writer(self, commit_candles: int) -> Iterator[BulkWriter]:
+        """A writer whose batches (:meth:`BulkWriter.write_series`) share transactions of
+        at least ``commit_candles`` candles: a commit costs a pass over the primary key's
+        index, so a few large ones are cheaper than many small ones. Everything is committed
+        when the block ends, and rolled back if it raises; a crash loses only the batches
+        since the last commit (a rerun loads them again)."""
         with self.connect() as con:
-            con.register("staged_all", staged)
-            con.register("batch_series", keys)
+            writer = BulkWriter(con, commit_candles)
             try:
-                with transaction(con):
-                    merged = stored_series(con, table, spans)
-                    inserted, updated = insert_or_merge(
-                        con, table, names, staged, counts, merged, source, run_id
-                    )
-                    if rejected:
-                        quarantine(con, names, rejected, source, run_id)
-                    ledger = [
-                        self._ledger_range(
-                            con,
-                            market,
-                            kind,
-                            s,
-                            None if i in merged else opens[which == i],
-                            [r["open_time_ms"] for r in rejected
-                             if r["series"] == i and r["open_time_ms"] is not None],
-                        )
-                        for i, s in enumerate(series)
-                        if s.expected is not None
-                    ]  # fmt: skip
-                    if ledger:
-                        replace_ledger(con, ledger, run_id)
-            finally:
-                con.unregister("staged_all")
-                con.unregister("batch_series")
-        rejects = np.bincount([r["series"] for r in rejected], minlength=len(series))
-        return [WriteResult(inserted[i], updated[i], int(rejects[i])) for i in range(len(series))]
-
-    @staticmethod
-    def _ledger_range(
-        con: duckdb.DuckDBPyConnection,
-        market: str,
-        kind: str,
-        s: BatchSeries,
-        stored: np.ndarray | None,
-        rejected_opens: list[int],
-    ) -> LedgerRange:
-        """The ledger of ``s``'s fetched range: every grid point without a stored candle.
-
-        ``stored`` is the range's stored open times when known (after a plain insert, the
-        batch's), else they are read back.
-        """
-        assert s.expected is not None
-        iv = Interval.parse(s.interval)
-        runs = (
-            find_missing(con, market, s.symbol, iv, *s.expected, kind=kind)
-            if stored is None
-            else missing_runs(stored, iv, *s.expected)
-        )
-        gaps = [
-            Gap(
-                lo,
-                hi,
-                n,
-                "rejected" if any(lo <= t < hi for t in rejected_opens) else "exchange_empty",
-            )
-            for lo, hi, n in runs
-        ]
-        return LedgerRange(market, s.symbol, s.interval, *s.expected, gaps, kind)
+                yield writer
+            except BaseException:
+                writer.rollback()
+                raise
+            writer.commit()
 
     def record_gaps(
         self,
@@ -335,3 +265,153 @@ def _series_filter(table: KlineTable, market: str, kind: str) -> tuple[str, list
     key = {"market": market, "kind": kind}
     names = [c for c in table.series_keys if c in key]
     return " AND ".join(f"{c} = ?" for c in names), [key[c] for c in names]
+
+
+class BulkWriter:
+    """Writes batches into open transactions, committing every ``commit_candles`` or so
+    (:meth:`Candles.bulk_writer`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, commit_candles: int) -> None:
+        self._con = con
+        self._commit_candles = commit_candles
+        self._pending = 0  # candles written since the last commit
+        self._open = False
+
+    def write_series(
+        self,
+        *,
+        market: str,
+        series: Sequence[BatchSeries],
+        valid: pd.DataFrame,
+        rejected: Sequence[dict[str, Any]],
+        source: str,
+        run_id: str,
+        kind: str = DEFAULT_KIND,
+    ) -> list[WriteResult]:
+        """:meth:`Candles.write_series`, inside this writer's transaction."""
+        if not self._open:
+            self._con.execute("BEGIN TRANSACTION")
+            self._open = True
+        try:
+            written = _write_series(
+                self._con, market, series, valid, rejected, source, run_id, kind
+            )
+        except BaseException:
+            self.rollback()
+            raise
+        self._pending += len(valid)
+        if self._pending >= self._commit_candles:
+            self.commit()
+        return written
+
+    def commit(self) -> None:
+        if self._open:
+            self._open, self._pending = False, 0
+            self._con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._open:
+            self._open, self._pending = False, 0
+            try:
+                self._con.execute("ROLLBACK")
+            except duckdb.TransactionException:  # a failed COMMIT has rolled back already
+                pass
+
+
+def _write_series(
+    con: duckdb.DuckDBPyConnection,
+    market: str,
+    series: Sequence[BatchSeries],
+    valid: pd.DataFrame,
+    rejected: Sequence[dict[str, Any]],
+    source: str,
+    run_id: str,
+    kind: str,
+) -> list[WriteResult]:
+    """The statements of :meth:`Candles.write_series`, inside the caller's transaction."""
+    table = table_of(kind)
+    columns = ["series", "open_time_ms", *table.values, "close_time_ms"]
+    staged = pa.Table.from_pandas(valid[columns], preserve_index=False)
+    which = valid["series"].to_numpy(dtype="int64")
+    opens = valid["open_time_ms"].to_numpy(dtype="int64")
+    firsts = dict(zip(*np.unique(which, return_index=True), strict=True))
+    counts = np.bincount(which, minlength=len(series)) if len(which) else [0] * len(series)
+    spans = []
+    for i, s in enumerate(series):  # the fetched range and every row of the batch
+        bounds = list(s.expected or ())
+        if counts[i]:
+            first = int(firsts[i])
+            bounds += [int(opens[first]), int(opens[first + counts[i] - 1]) + 1]
+        spans.append((min(bounds), max(bounds)) if bounds else (0, 0))
+    names = [
+        {"market": market, "kind": kind, "symbol": s.symbol, "interval": s.interval} for s in series
+    ]
+    keys = pa.table(
+        {
+            "series": pa.array(range(len(series)), pa.int64()),
+            **{c: pa.array([n[c] for n in names], pa.string()) for c in names[0]},
+            "lo": pa.array([lo for lo, _ in spans], pa.int64()),
+            "hi": pa.array([hi for _, hi in spans], pa.int64()),
+        }
+    )
+    con.register("staged_all", staged)
+    con.register("batch_series", keys)
+    try:
+        merged = stored_series(con, table, spans)
+        inserted, updated = insert_or_merge(
+            con, table, names, staged, counts, merged, source, run_id
+        )
+        if rejected:
+            quarantine(con, names, rejected, source, run_id)
+        ledger = [
+            _ledger_range(
+                con,
+                market,
+                kind,
+                s,
+                None if i in merged else opens[which == i],
+                [r["open_time_ms"] for r in rejected
+                 if r["series"] == i and r["open_time_ms"] is not None],
+            )
+            for i, s in enumerate(series)
+            if s.expected is not None
+        ]  # fmt: skip
+        if ledger:
+            replace_ledger(con, ledger, run_id)
+    finally:
+        con.unregister("staged_all")
+        con.unregister("batch_series")
+    rejects = np.bincount([r["series"] for r in rejected], minlength=len(series))
+    return [WriteResult(inserted[i], updated[i], int(rejects[i])) for i in range(len(series))]
+
+
+def _ledger_range(
+    con: duckdb.DuckDBPyConnection,
+    market: str,
+    kind: str,
+    s: BatchSeries,
+    stored: np.ndarray | None,
+    rejected_opens: list[int],
+) -> LedgerRange:
+    """The ledger of ``s``'s fetched range: every grid point without a stored candle.
+
+    ``stored`` is the range's stored open times when known (after a plain insert, the
+    batch's), else they are read back.
+    """
+    assert s.expected is not None
+    iv = Interval.parse(s.interval)
+    runs = (
+        find_missing(con, market, s.symbol, iv, *s.expected, kind=kind)
+        if stored is None
+        else missing_runs(stored, iv, *s.expected)
+    )
+    gaps = [
+        Gap(
+            lo,
+            hi,
+            n,
+            "rejected" if any(lo <= t < hi for t in rejected_opens) else "exchange_empty",
+        )
+        for lo, hi, n in runs
+    ]
+    return LedgerRange(market, s.symbol, s.interval, *s.expected, gaps, kind)

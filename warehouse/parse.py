@@ -9,8 +9,9 @@ validation rejects its row instead of storing a rounded value.
 
 from __future__ import annotations
 
-import io
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 
@@ -184,10 +185,15 @@ def parse_csv(files: Sequence[bytes], con: duckdb.DuckDBPyConnection | None = No
     counts = np.fromiter((b.count(b"\n") for b in bodies), dtype="int64", count=len(bodies))
     own = con is None
     con = con or _parser()
+    spool = None
     try:
         if counts.sum():
+            # From a file, DuckDB reads natively; from bytes in memory, it reads through
+            # Python (fsspec), holding the interpreter lock the download threads need.
+            with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as spool:
+                spool.writelines(bodies)
             raw = con.read_csv(  # noqa: F841
-                io.BytesIO(b"".join(bodies)),
+                spool.name,
                 header=False,
                 sep=",",
                 quotechar="",
@@ -205,6 +211,8 @@ def parse_csv(files: Sequence[bytes], con: duckdb.DuckDBPyConnection | None = No
     finally:
         if own:
             con.close()
+        if spool is not None:
+            os.unlink(spool.name)
     if table.num_rows != int(counts.sum()):
         raise ValueError(f"CSV reader saw {table.num_rows} rows, expected {int(counts.sum())}")
     page = np.repeat(np.arange(len(bodies), dtype="int64"), counts)

@@ -71,6 +71,19 @@ def test_checksum_text_and_zip_are_verified() -> None:
             parse_checksum(text, "A.zip")
 
 
+def test_a_member_that_inflates_wrong_or_comes_stored_is_caught_or_read() -> None:
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", method) as zf:
+            zf.writestr("A.csv", b"1,2\n" * 1000)
+        good = buf.getvalue()
+        assert verify_and_unzip(good, hashlib.sha256(good).hexdigest(), "A.zip") == b"1,2\n" * 1000
+        bad = bytearray(good)
+        bad[45] ^= 0xFF  # a byte of the member's data: the zip's directory still opens
+        with pytest.raises(ArchiveCorrupt, match="does not open"):
+            verify_and_unzip(bytes(bad), hashlib.sha256(bad).hexdigest(), "A.zip")
+
+
 def test_csv_header_detection_microseconds_and_exact_decimals() -> None:
     with_header = f"{ARCHIVE_HEADER}\r\n{ROW}\r\n".encode()
     assert has_header(with_header) and not has_header(ROW.encode())
