@@ -40,7 +40,11 @@ def bench_simulator(market: Market | None = None, frozen_ms: int | None = None) 
 
 @contextmanager
 def simulator_process(
-    *extra: str, weight_limit: int = WEIGHT_LIMIT, weight_window_s: int = WEIGHT_WINDOW_S
+    *extra: str,
+    weight_limit: int = WEIGHT_LIMIT,
+    weight_window_s: int = WEIGHT_WINDOW_S,
+    latency_ms: float = LATENCY_MS,
+    jitter_ms: float = JITTER_MS,
 ) -> Iterator[str]:
     """A simulator in its own process (as a remote server would be), with the benchmarks'
     latency and weight window unless told otherwise; yields its URL. ``extra``: more
@@ -52,7 +56,7 @@ def simulator_process(
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "simulator",
-            "--latency-ms", str(LATENCY_MS), "--latency-jitter-ms", str(JITTER_MS),
+            "--latency-ms", str(latency_ms), "--latency-jitter-ms", str(jitter_ms),
             "--weight-limit", str(weight_limit), "--weight-window-s", str(weight_window_s),
             *extra,
         ],

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ban-seconds", type=float, default=120.0)
     p.add_argument(
+        "--archive-cache-files",
+        type=int,
+        default=64,
+        help="generated archive files kept in memory (a benchmark fetches each once first)",
+    )
+    p.add_argument(
         "--universe",
         choices=("default", "full"),
         default="default",
@@ -91,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         frozen_ms=parse_instant(args.freeze) if args.freeze else None,
         spot_weight_limit=args.spot_weight_limit,
         network=args.network,
+        archive_cache_files=args.archive_cache_files,
     )
     sim.faults.update(latency_ms=args.latency_ms, latency_jitter_ms=args.latency_jitter_ms)
     done = threading.Event()

@@ -86,6 +86,7 @@ class Simulator:
         spot_weight_window_s: float | None = None,
         network: str = "mainnet",
         archive: bool | None = None,
+        archive_cache_files: int = 64,
     ) -> None:
         """Configure (not start) a simulator.
 
@@ -95,6 +96,7 @@ class Simulator:
         fault RNG. ``ban_after``: 429s tolerated in one window after the first before a 418
         ban. ``network="testnet"`` builds ``Market.testnet()`` when no ``market`` is given,
         marks every response and serves no archive (``archive`` overrides that).
+        ``archive_cache_files``: generated archive files kept (zip and digest), newest used.
         """
         spot_window = weight_window_s if spot_weight_window_s is None else spot_weight_window_s
         for window in (weight_window_s, spot_window):
@@ -129,7 +131,8 @@ class Simulator:
         self.routes: dict[str, Endpoint] = {}
         for api in self.apis.values():
             self.routes.update(api.routes())
-        self.archive = Archive(self.market)  # data.binance.vision; faults: ``sim.archive.faults``
+        # data.binance.vision; faults: ``sim.archive.faults``
+        self.archive = Archive(self.market, archive_cache_files)
         self.archive_enabled = not testnet if archive is None else archive
         self.marks: list[tuple[str, str]] = [("x-sim-network", "testnet")] if testnet else []
         self.upgrade_handlers: dict[str, UpgradeHandler] = {}
