@@ -197,3 +197,43 @@ def test_series_load_together_each_around_its_own_holes_and_every_file_is_fetche
     zips = [p.rsplit("/", 1)[1] for p in sim.archive.requests if p.endswith(".zip")]
     assert zips.count(corrupt) == 2
     assert all(zips.count(name) == 1 for name in set(zips) - {corrupt}), sorted(zips)
+
+
+def test_a_rerun_downloads_only_the_files_a_killed_run_did_not_load_whole(
+    sim: Simulator, db_path: Path
+) -> None:
+    """A backfill killed halfway committed each series' files in time order; run again with
+    the same range, it downloads only what is missing and ends with the same warehouse."""
+    args = ("--symbols", "BTCUSDT,ETHUSDT", "--intervals", "1m", "--start", "2026-10-25",
+            "--source", "archive")  # fmt: skip
+    assert ingest(sim, db_path, *args).code == 0
+    whole = {s: stored(db_path, s, "1m") for s in ("BTCUSDT", "ETHUSDT")}
+    with duckdb.connect(str(db_path)) as con:  # as if killed before ETHUSDT's last days
+        for table in ("klines", "klines_gaps"):
+            column = "open_time" if table == "klines" else "gap_start"
+            con.execute(
+                f"DELETE FROM {table} WHERE symbol = 'ETHUSDT' "
+                f"AND {column} >= '2026-10-30T00:00:00Z'"
+            )
+    sim.archive.reset()
+    ran = ingest(sim, db_path, *args)
+    assert ran.code == 0, ran.out + ran.err
+    assert {s: stored(db_path, s, "1m") for s in whole} == whole
+    zips = sorted(p.rsplit("/", 1)[1] for p in sim.archive.requests if p.endswith(".zip"))
+    assert zips == [f"ETHUSDT-1m-2026-10-{day}.zip" for day in (30, 31)] + [
+        "ETHUSDT-1m-2026-11-01.zip"
+    ]
+
+
+def test_files_held_whole_are_not_skipped_past_a_range_before_them_that_is_not(
+    sim: Simulator, db_path: Path
+) -> None:
+    """A second run that starts earlier than the first must load the hours before the
+    first run's start, although every file after them is already whole."""
+    base = ("--symbols", "BTCUSDT", "--intervals", "1m", "--source", "archive")
+    assert ingest(sim, db_path, *base, "--start", "2026-10-29T12:00Z").code == 0
+    ran = ingest(sim, db_path, *base, "--start", "2026-10-29T06:00Z")
+    assert ran.code == 0, ran.out + ran.err
+    assert stored(db_path, "BTCUSDT", "1m") == truth_rows(
+        sim.market, "BTCUSDT", "1m", "2026-10-29T06:00"
+    )
