@@ -3,13 +3,13 @@ cannot give.
 
 Whole past months come from monthly files, remaining whole past days from daily files
 (:func:`exchange.archive.plan_archive`). One pool of threads downloads the files of every
-series (SHA-256 checked, unzipped), a bounded look-ahead in time order across series; the
-files are loaded in batches of about ``batch_candles`` candles that mix series: one parse
-(one DuckDB statement over all the batch's CSVs), one pandera validation and one
-transaction per batch, with each series' gap ledger in it and ``source = 'archive'``.
-While one batch is being written (one writer thread, so in order), the next is
-downloaded, parsed and validated, so both cores work for the whole run, not per series;
-memory stays bounded by the look-ahead and two batches.
+series (SHA-256 checked, unzipped), about one batch ahead in time order across series.
+The files are loaded in batches of about ``batch_candles`` candles that mix series: one
+parse (one DuckDB statement over all the batch's CSVs) and one pandera validation on the
+parser thread, then one write on the writer thread, into transactions of about
+``COMMIT_CANDLES`` with each series' gap ledger in them and ``source = 'archive'``. Three
+stages side by side (downloads, parsing, writing), so both cores work for the whole run,
+not per series; memory stays bounded by the look-ahead and three batches.
 
 A series takes its files in time order and only from where it is loaded up to, so its
 watermark never passes a hole: at a file the archive cannot give (missing even day by
@@ -17,6 +17,8 @@ day, corrupt twice, refused) or a range between files (a partial first or last d
 today, a day too small for ``auto``) the series stops taking files. Its hole is then loaded
 over REST (:func:`pipeline.series.ingest_series`, several series side by side) and the
 next round goes on with its remaining files, until every series is done or has failed.
+For the same reason a killed run leaves each series a prefix of whole files, which a rerun
+skips instead of downloading again.
 """
 
 from __future__ import annotations
@@ -127,9 +129,7 @@ def _skip_loaded(series: list[_Series], warehouse: Warehouse, progress: Progress
     killed run committed is such a prefix."""
     for (market, kind), group in _groups(series).items():
         spans = {s: _spans(s) for s in group}
-        ranges = [
-            (s.plan.symbol, s.plan.interval, lo, hi) for s in group for lo, hi in spans[s]
-        ]
+        ranges = [(s.plan.symbol, s.plan.interval, lo, hi) for s in group for lo, hi in spans[s]]
         rows = iter(warehouse.completeness(market, ranges, kind))
         skipped = 0
         for s in group:
