@@ -211,20 +211,21 @@ def _load_together(
     first = plans[items[0][0]]
     checked = validate_batch(closed, first.interval, first.kind)
     rejects = reject_rows(checked.rejected, lambda page, row: raw_row(bodies, page, row))
-    written = warehouse.write_series(
-        market=first.market,
-        series=[
-            BatchSeries(
-                plans[i].symbol, plans[i].interval, (windows[i].start_ms, windows[i].end_ms + 1)
-            )
-            for i, _ in items
-        ],
-        valid=checked.valid,
-        rejected=[{**r, "series": r["page"]} for r in rejects],
-        source="rest",
-        run_id=run_id,
-        kind=first.kind,
-    )
+    with warehouse.bulk_writer(commit_candles=0) as writer:
+        written = writer.write_series(
+            market=first.market,
+            series=[
+                BatchSeries(
+                    plans[i].symbol, plans[i].interval, (windows[i].start_ms, windows[i].end_ms + 1)
+                )
+                for i, _ in items
+            ],
+            valid=checked.valid,
+            rejected=[{**r, "series": r["page"]} for r in rejects],
+            source="rest",
+            run_id=run_id,
+            kind=first.kind,
+        )
     for (i, _), w in zip(items, written, strict=True):
         results[i].inserted += w.inserted
         results[i].updated += w.updated

@@ -52,7 +52,7 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class BatchSeries:
-    """One series of a batch written by :meth:`Warehouse.write_series`; ``expected`` is
+    """One series of a batch written by :meth:`BulkWriter.write_series`; ``expected`` is
     the open-time range it was fetched for (its gap ledger is rewritten), if any."""
 
     symbol: str
@@ -171,45 +171,26 @@ class Candles(WarehouseFile):
         for), the gap ledger for that range is rewritten in the same transaction, so data
         and ledger never disagree after a crash.
         """
-        (result,) = self.write_series(
-            market=market,
-            series=[BatchSeries(symbol, interval, expected)],
-            valid=valid.assign(series=0),
-            rejected=[{**r, "series": 0} for r in rejected],
-            source=source,
-            run_id=run_id,
-            kind=kind,
-        )
+        with self.bulk_writer(commit_candles=0) as writer:
+            (result,) = writer.write_series(
+                market=market,
+                series=[BatchSeries(symbol, interval, expected)],
+                valid=valid.assign(series=0),
+                rejected=[{**r, "series": 0} for r in rejected],
+                source=source,
+                run_id=run_id,
+                kind=kind,
+            )
         return result
-
-    def write_series(
-        self,
-        *,
-        market: str,
-        series: Sequence[BatchSeries],
-        valid: pd.DataFrame,
-        rejected: Sequence[dict[str, Any]],
-        source: str,
-        run_id: str,
-        kind: str = DEFAULT_KIND,
-    ) -> list[WriteResult]:
-        """:meth:`write_batch` for several series (all of ``kind``) in one transaction and a
-        few statements.
-
-        ``valid["series"]`` and each reject's ``"series"`` are indexes into ``series``.
-        A series with nothing stored in its range (a backfill, a new tail) gets a plain
-        insert; the others are merged candle by candle.
-        """
-        with self.connect() as con, transaction(con):
-            return _write_series(con, market, series, valid, rejected, source, run_id, kind)
 
     @contextmanager
     def bulk_writer(self, commit_candles: int) -> Iterator[BulkWriter]:
-        """A writer whose batches (:meth:`BulkWriter.write_series`) share transactions of
-        at least ``commit_candles`` candles: a commit costs a pass over the primary key's
-        index, so a few large ones are cheaper than many small ones. Everything is committed
-        when the block ends, and rolled back if it raises; a crash loses only the batches
-        since the last commit (a rerun loads them again)."""
+        """A writer of batches of several series (:meth:`BulkWriter.write_series`) that share
+        transactions of at least ``commit_candles`` candles (0: a transaction each). A commit
+        costs a pass over the primary key's index, so a few large ones are cheaper than many
+        small ones. Everything is committed when the block ends, and rolled back if it
+        raises; a crash loses only the batches since the last commit (a rerun loads them
+        again)."""
         with self.connect() as con:
             writer = BulkWriter(con, commit_candles)
             try:
@@ -288,7 +269,13 @@ class BulkWriter:
         run_id: str,
         kind: str = DEFAULT_KIND,
     ) -> list[WriteResult]:
-        """:meth:`Candles.write_series`, inside this writer's transaction."""
+        """:meth:`Candles.write_batch` for several series (all of ``kind``) in a few
+        statements, inside this writer's transaction.
+
+        ``valid["series"]`` and each reject's ``"series"`` are indexes into ``series``.
+        A series with nothing stored in its range (a backfill, a new tail) gets a plain
+        insert; the others are merged candle by candle.
+        """
         if not self._open:
             self._con.execute("BEGIN TRANSACTION")
             self._open = True
@@ -328,7 +315,7 @@ def _write_series(
     run_id: str,
     kind: str,
 ) -> list[WriteResult]:
-    """The statements of :meth:`Candles.write_series`, inside the caller's transaction."""
+    """The statements of :meth:`BulkWriter.write_series`, inside the caller's transaction."""
     table = table_of(kind)
     columns = ["series", "open_time_ms", *table.values, "close_time_ms"]
     staged = pa.Table.from_pandas(valid[columns], preserve_index=False)

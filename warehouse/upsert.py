@@ -1,6 +1,6 @@
 """The statements that write one batch into a candle table, inside the caller's transaction.
 
-Used by :meth:`warehouse.candles.Candles.write_series`, which registers the batch as
+Used by :meth:`warehouse.candles.BulkWriter.write_series`, which registers the batch as
 ``staged_all`` (one row per candle, numbered by ``series``) and its series as
 ``batch_series`` (``series``, ``market``, ``kind``, ``symbol``, ``interval``, ``lo``,
 ``hi``). Every statement is built from the table's description
