@@ -22,7 +22,6 @@ import struct
 import threading
 import time
 import zipfile
-import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from datetime import UTC, datetime
 
 import requests
 import urllib3
+from isal import isal_zlib
 
 from .errors import (
     ArchiveCorrupt,
@@ -182,15 +182,16 @@ def verify_and_unzip(zip_bytes: bytes, expected_sha256: str, name: str) -> bytes
                 found = [m.filename for m in members]
                 raise ArchiveCorrupt(f"{name}: expected one CSV inside, found {found}", name)
             return _inflate(zip_bytes, members[0])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, isal_zlib.error, EOFError, OSError) as exc:
         raise ArchiveCorrupt(f"{name}: the zip does not open ({exc})", name) from exc
 
 
 def _inflate(zip_bytes: bytes, member: zipfile.ZipInfo) -> bytes:
     """One member's bytes, inflated in one call and checked against its CRC-32 and size.
 
-    ``ZipFile.read`` inflates in 4 KB steps of Python; one ``zlib`` call over the member
-    takes a fraction of the CPU (and lets other threads run meanwhile).
+    ``ZipFile.read`` inflates in 4 KB steps of Python; one call over the member takes a
+    fraction of the CPU (and lets other threads run meanwhile). ISA-L's inflate and CRC-32
+    (``isal``) take 40 % of zlib's time, and inflating is most of a download's CPU.
     """
     if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise zipfile.BadZipFile(f"compression method {member.compress_type} is not deflate")
@@ -201,8 +202,8 @@ def _inflate(zip_bytes: bytes, member: zipfile.ZipInfo) -> bytes:
     start = member.header_offset + 30 + name_len + extra_len
     data = zip_bytes[start : start + member.compress_size]
     if member.compress_type == zipfile.ZIP_DEFLATED:
-        data = zlib.decompress(data, -zlib.MAX_WBITS)
-    if len(data) != member.file_size or zlib.crc32(data) != member.CRC:
+        data = isal_zlib.decompress(data, -isal_zlib.MAX_WBITS)
+    if len(data) != member.file_size or isal_zlib.crc32(data) != member.CRC:
         raise zipfile.BadZipFile(f"bad CRC-32 or size for {member.filename}")
     return data
 

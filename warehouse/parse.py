@@ -41,60 +41,71 @@ def _parser() -> duckdb.DuckDBPyConnection:
         return _ENGINE.cursor()
 
 
-def _exact_decimal(expr: str, sql_type: str, scale: int) -> str:
+def _exact_decimal(expr: str, sql_type: str, scale: int, plain: bool) -> str:
     # Casting to DECIMAL rounds silently; accept only plain decimal strings whose
-    # extra places (beyond the column's scale) are zeros. The usual value (a point and
-    # at most ``scale`` places, no exponent) passes a check of its length and the point's
-    # position, three times cheaper than the pattern, which judges the others.
-    short = (
-        f"(strpos({expr}, '.') > 0 AND strlen({expr}) - strpos({expr}, '.') <= {scale} "
-        f"AND NOT contains({expr}, 'e') AND NOT contains({expr}, 'E'))"
-    )
+    # extra places (beyond the column's scale) are zeros. The usual value (a point, at
+    # most ``scale`` characters after it, no exponent) passes a check of its length and
+    # the point's position, several times cheaper than the pattern, which judges the
+    # others. ``plain``: the whole text has no ``e`` or ``E``, so no value has an exponent.
+    short = f"strpos({expr}, '.') > 0 AND strlen({expr}) - strpos({expr}, '.') <= {scale}"
+    if not plain:
+        short += f" AND NOT contains({expr}, 'e') AND NOT contains({expr}, 'E')"
     pattern = rf"-?[0-9]+(\.[0-9]{{0,{scale}}}0*)?"
     return (
-        f"CASE WHEN {short} OR regexp_full_match({expr}, '{pattern}') "
+        f"CASE WHEN ({short}) OR regexp_full_match({expr}, '{pattern}') "
         f"THEN TRY_CAST({expr} AS {sql_type}) END"
     )
 
 
-def _value_expr(index: int, sql: str, field: Callable[[int], str] = lambda i: f"k[{i + 1}]") -> str:
+def _value_expr(index: int, sql: str, field: Callable[[int], str], plain: bool) -> str:
     expr = field(index)
     if sql == "BIGINT":
         return f"TRY_CAST({expr} AS BIGINT)"
     scale = PRICE_SCALE if sql.startswith("DECIMAL(18") else QTY_SCALE
-    return _exact_decimal(expr, sql, scale)
+    return _exact_decimal(expr, sql, scale, plain)
 
 
 def _select(
     field: Callable[[int], str],
     time: Callable[[str], str],
     n_fields: str,
+    plain: bool,
     keys: tuple[str, ...] = ("page", "row"),
 ) -> str:
-    """The batch's columns from the 12 raw text fields (``field(i)`` is Binance's index i)."""
+    """The batch's columns from the 12 raw text fields (``field(i)`` is Binance's index i);
+    ``plain``: the text has no exponent letter (:func:`_plain`)."""
     return ",\n".join(
         [
             *keys,
             f"{time(f'TRY_CAST({field(0)} AS BIGINT)')} AS open_time_ms",
-            *(f"{_value_expr(f.index, f.sql, field)} AS {f.name}" for f in VALUE_FIELDS[:5]),
+            *(f"{_value_expr(f.index, f.sql, field, plain)} AS {f.name}" for f in VALUE_FIELDS[:5]),
             f"{time(f'TRY_CAST({field(6)} AS BIGINT)')} AS close_time_ms",
-            *(f"{_value_expr(f.index, f.sql, field)} AS {f.name}" for f in VALUE_FIELDS[5:]),
+            *(f"{_value_expr(f.index, f.sql, field, plain)} AS {f.name}" for f in VALUE_FIELDS[5:]),
             f"{n_fields} AS n_fields",
         ]
     )
 
 
-_SELECT = _select(lambda i: f"k[{i + 1}]", lambda e: e, "len(k)::BIGINT")
-# Fast path: rows as VARCHAR[]; a row that is not an array becomes NULL and is
-# recovered by the slow path, which keeps each row as JSON first.
-_FAST_SQL = f"""
-SELECT {_SELECT} FROM (
+def _plain(texts: Sequence[str] | Sequence[bytes]) -> bool:
+    """Whether no text has an ``e`` or ``E``: then no value has an exponent (one fast
+    search of the raw text instead of two per value)."""
+    if texts and isinstance(texts[0], bytes):
+        return not any(b"e" in t or b"E" in t for t in texts)
+    return not any("e" in t or "E" in t for t in texts)
+
+
+def _json_sql(plain: bool) -> tuple[str, str]:
+    select = _select(lambda i: f"k[{i + 1}]", lambda e: e, "len(k)::BIGINT", plain)
+    # Fast path: rows as VARCHAR[]; a row that is not an array becomes NULL and is
+    # recovered by the slow path, which keeps each row as JSON first.
+    fast = f"""
+SELECT {select} FROM (
     SELECT page, generate_subscripts(rows, 1) - 1 AS row, unnest(rows) AS k
     FROM (SELECT page, from_json(body, '[["VARCHAR"]]') AS rows FROM pages)
 ) ORDER BY page, row
 """
-_SLOW_SQL = f"""
-SELECT {_SELECT} FROM (
+    slow = f"""
+SELECT {select} FROM (
     SELECT page, row, CASE WHEN json_type(raw) = 'ARRAY' THEN from_json(raw, '["VARCHAR"]') END AS k
     FROM (
         SELECT page, generate_subscripts(rows, 1) - 1 AS row, unnest(rows) AS raw
@@ -102,6 +113,10 @@ SELECT {_SELECT} FROM (
     )
 ) ORDER BY page, row
 """
+    return fast, slow
+
+
+_JSON_SQL = {plain: _json_sql(plain) for plain in (True, False)}
 
 
 def parse_pages(
@@ -117,9 +132,10 @@ def parse_pages(
     con = con or _parser()
     try:
         pages = pa.table({"page": list(range(len(bodies))), "body": list(bodies)})  # noqa: F841
-        table = con.sql(_FAST_SQL).to_arrow_table()
+        fast, slow = _JSON_SQL[_plain(bodies)]
+        table = con.sql(fast).to_arrow_table()
         if table.num_rows and table["n_fields"].null_count:
-            table = con.sql(_SLOW_SQL).to_arrow_table()
+            table = con.sql(slow).to_arrow_table()
     finally:
         if own:
             con.close()
@@ -147,12 +163,16 @@ def _ms_from_any(expr: str) -> str:
     return f"CASE WHEN {expr} > {_MICROS_ABOVE} THEN {expr} // 1000 ELSE {expr} END"
 
 
-_CSV_SELECT = _select(
-    lambda i: f"c{i}",
-    _ms_from_any,
-    "(" + " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(12)) + ")",
-    keys=(),
-)
+_CSV_SELECT = {
+    plain: _select(
+        lambda i: f"c{i}",
+        _ms_from_any,
+        "(" + " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(12)) + ")",
+        plain,
+        keys=(),
+    )
+    for plain in (True, False)
+}
 
 
 def has_header(data: bytes) -> bool:
@@ -207,7 +227,7 @@ def parse_csv(files: Sequence[bytes], con: duckdb.DuckDBPyConnection | None = No
             raw = con.sql(  # noqa: F841
                 "SELECT " + ", ".join(f"NULL::VARCHAR AS c{i}" for i in range(12)) + " LIMIT 0"
             )
-        table = con.sql(f"SELECT {_CSV_SELECT} FROM raw").to_arrow_table()
+        table = con.sql(f"SELECT {_CSV_SELECT[_plain(bodies)]} FROM raw").to_arrow_table()
     finally:
         if own:
             con.close()

@@ -128,12 +128,14 @@ def test_weeks_and_months_are_checked_on_their_calendar_grid(
         ("5.41800000", "5.41800000"),  # the column's places
         ("5.4180000000", "5.41800000"),  # more places, all zeros
         ("5", "5.00000000"),
+        ("1234567890", "1234567890.00000000"),
         ("-0.5", "-0.50000000"),
         ("5.418000001", None),  # a ninth place that is not zero: never rounded
         ("5.4e-9", None),  # an exponent hides places
         ("54180e-4", None),
         ("5.4E2", None),
         ("5.41 8", None),
+        ("1_000", None),
         ("", None),
     ],
 )
@@ -143,6 +145,14 @@ def test_a_decimal_is_stored_exactly_or_not_at_all_from_json_and_csv(
     """REST bodies and archive CSVs share the rule: a value with places the column cannot
     keep parses as NULL (and validation rejects the row) instead of being rounded."""
     csv = ",".join(str(v) for v in row(open=text)).encode() + b"\n"
-    for batch in (parse_pages([json.dumps([row(open=text)])]), parse_csv([csv])):
+    # Alone, and beside a value with an exponent (then every value is checked for one).
+    exponent = row(open_time=T0 + 60_000, close_time=T0 + 119_999, open="5.4e1")
+    csv_too = csv + ",".join(str(v) for v in exponent).encode() + b"\n"
+    for batch in (
+        parse_pages([json.dumps([row(open=text)])]),
+        parse_pages([json.dumps([row(open=text), exponent])]),
+        parse_csv([csv]),
+        parse_csv([csv_too]),
+    ):
         got = batch["open"].iloc[0]
         assert (None if pd.isna(got) else got) == (None if stored is None else Decimal(stored))
